@@ -1,0 +1,266 @@
+"""The `etl` command: a thin shell over the pipeline and the loader.
+
+Exit codes: 0 success; 1 the run failed; 2 invalid configuration or usage
+(including a schema that needs `etl db upgrade`); 3 partial success (some
+payloads were rejected or some jobs failed to fetch).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from etl import __version__
+from etl.config import load_settings
+from etl.errors import ConfigurationError, EtlError, SchemaError
+from etl.load import RunStatus, connect, latest_runs, mask_url, upgrade
+from etl.load.database import current_revision, ensure_schema, head_revision
+from etl.load.inspect import count_rows
+from etl.logs import configure_logging
+from etl.pipeline import RunResult, sync_files, sync_jobs
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_PARTIAL = 3
+
+logger = logging.getLogger(__name__)
+
+_database_option = click.option(
+    "--database-url",
+    metavar="URL",
+    help="SQLAlchemy database URL [env ETL_DATABASE_URL; "
+    "default sqlite:///synth_results.db].",
+)
+
+
+def _stop(message: str, exit_code: int) -> NoReturn:
+    """Print a one-line error and exit with the code for its kind."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(exit_code)
+
+
+def _exit_code_for(error: EtlError) -> int:
+    if isinstance(error, ConfigurationError | SchemaError):
+        return EXIT_CONFIG
+    return EXIT_FAILED
+
+
+def _fail(error: BaseException) -> NoReturn:
+    if isinstance(error, EtlError):
+        _stop(str(error), _exit_code_for(error))
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    _stop(f"The database failed: {reason}", EXIT_FAILED)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="etl")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Lowest level of log records written to stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as plain text or as one JSON object a line.",
+)
+def cli(log_level: str, log_format: str) -> None:
+    """Archive Synth policy-optimization job results into SQL.
+
+    Example: etl sync --from examples/
+    """
+    configure_logging(log_level, log_format)
+
+
+@cli.command()
+@click.option(
+    "--job-id",
+    "job_ids",
+    multiple=True,
+    metavar="ID",
+    help="Fetch this job from the API; repeat the option for several jobs.",
+)
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path),
+    help="Read saved results from this file or directory instead of the API.",
+)
+@_database_option
+@click.option(
+    "--backend-url",
+    metavar="URL",
+    help="Synth API base URL [env SYNTH_BACKEND_URL; default https://api.usesynth.ai].",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path),
+    help="Read the API key from this file [env SYNTH_API_KEY_FILE]; "
+    "the key itself is never taken as an option.",
+)
+@click.option(
+    "--concurrency",
+    type=int,
+    help="Maximum requests in flight [env ETL_CONCURRENCY; default 8].",
+)
+@click.option(
+    "--connect-timeout",
+    type=float,
+    help="Seconds to wait for a connection [env ETL_CONNECT_TIMEOUT; default 10].",
+)
+@click.option(
+    "--read-timeout",
+    type=float,
+    help="Seconds to wait for response data [env ETL_READ_TIMEOUT; default 60].",
+)
+def sync(
+    job_ids: tuple[str, ...],
+    source: Path | None,
+    **overrides: Any,
+) -> None:
+    """Fetch job results and upsert them into the archive.
+
+    Example: etl sync --job-id po_abc123 --job-id po_7d41e0
+    """
+    if source is not None and job_ids:
+        _stop("Use either --from or --job-id, not both.", EXIT_CONFIG)
+    if source is None and not job_ids:
+        _stop(
+            "Name the jobs to fetch with --job-id, or saved results with --from.",
+            EXIT_CONFIG,
+        )
+    try:
+        settings = load_settings(**overrides)
+        if source is not None:
+            result = sync_files(settings, source)
+        else:
+            result = sync_jobs(settings, job_ids)
+        _print_summary(result, settings.database_url)
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    if result.status is RunStatus.PARTIAL:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _print_summary(result: RunResult, database_url: str) -> None:
+    counts = result.counts
+    click.echo(
+        f"Run {result.run_id} {result.status.value} in {result.seconds:.2f} s: "
+        f"{counts.fetched} fetched, {counts.loaded} loaded, "
+        f"{counts.unchanged} unchanged, {counts.rejected} rejected, "
+        f"{counts.failed} failed."
+    )
+    engine = connect(database_url)
+    try:
+        rows = count_rows(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"Rows in {mask_url(database_url)}:")
+    for table, count in rows.items():
+        click.echo(f"  {table:<28} {count:>10}")
+
+
+@cli.group()
+def db() -> None:
+    """Manage the archive's schema.
+
+    Example: etl db upgrade
+    """
+
+
+@db.command("upgrade")
+@_database_option
+def db_upgrade(database_url: str | None) -> None:
+    """Apply every pending migration to the database.
+
+    Example: ETL_DATABASE_URL=postgresql+psycopg://etl@localhost/etl etl db upgrade
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        engine = connect(settings.database_url)
+        try:
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    url = mask_url(settings.database_url)
+    if before == after:
+        click.echo(f"The schema of {url} is already at revision {after}.")
+    else:
+        click.echo(f"Upgraded the schema of {url} from {before or 'empty'} to {after}.")
+
+
+@db.command("current")
+@_database_option
+def db_current(database_url: str | None) -> None:
+    """Print the database's schema revision and the newest one known.
+
+    Example: etl db current
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        engine = connect(settings.database_url)
+        try:
+            current = current_revision(engine)
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    click.echo(f"current: {current or 'empty'}")
+    click.echo(f"head:    {head_revision()}")
+
+
+@cli.command()
+@_database_option
+@click.option(
+    "--limit", type=click.IntRange(1), default=10, show_default=True, help="Runs shown."
+)
+def runs(database_url: str | None, limit: int) -> None:
+    """Print the latest runs, newest first.
+
+    Example: etl runs --limit 5
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        engine = connect(settings.database_url)
+        try:
+            ensure_schema(engine)
+            rows = latest_runs(engine, limit)
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    columns = (
+        "started_at",
+        "status",
+        "listed",
+        "fetched",
+        "unchanged",
+        "loaded",
+        "rejected",
+        "failed",
+        "run_id",
+    )
+    click.echo("  ".join(columns))
+    for row in rows:
+        started = row["started_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        values = [started] + [str(row[name]) for name in columns[1:]]
+        click.echo("  ".join(values))
+
+
+def main() -> None:
+    """Run the command line; the console script `etl` calls this."""
+    cli(prog_name="etl")

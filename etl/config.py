@@ -1,0 +1,154 @@
+"""Settings from the environment and `.env`; command-line flags override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from etl.errors import ConfigurationError
+
+__all__ = ["DEFAULT_BACKEND_URL", "DEFAULT_DATABASE_URL", "Settings", "load_settings"]
+
+DEFAULT_BACKEND_URL = "https://api.usesynth.ai"
+DEFAULT_DATABASE_URL = "sqlite:///synth_results.db"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting of a run. Durations are in seconds."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("SYNTH_API_KEY")
+    )
+    api_key_file: Path | None = Field(
+        default=None, validation_alias=_env("SYNTH_API_KEY_FILE")
+    )
+    backend_url: str = Field(
+        default=DEFAULT_BACKEND_URL, validation_alias=_env("SYNTH_BACKEND_URL")
+    )
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias=_env("ETL_DATABASE_URL")
+    )
+    connect_timeout: float = Field(
+        default=10.0, gt=0, validation_alias=_env("ETL_CONNECT_TIMEOUT")
+    )
+    read_timeout: float = Field(
+        default=60.0, gt=0, validation_alias=_env("ETL_READ_TIMEOUT")
+    )
+    concurrency: int = Field(
+        default=8, ge=1, le=256, validation_alias=_env("ETL_CONCURRENCY")
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, le=100, validation_alias=_env("ETL_MAX_ATTEMPTS")
+    )
+    retry_max_wait: float = Field(
+        default=60.0, ge=0, validation_alias=_env("ETL_RETRY_MAX_WAIT")
+    )
+    ca_bundle: Path | None = Field(default=None, validation_alias=_env("ETL_CA_BUNDLE"))
+    listing_style: Literal["offset", "cursor"] = Field(
+        default="offset", validation_alias=_env("ETL_LISTING_STYLE")
+    )
+
+    @field_validator("backend_url")
+    @classmethod
+    def _strip_api_suffix(cls, value: str) -> str:
+        """Accept a base URL ending in `/api` or `/api/v1`, as Synth's SDKs do."""
+        url = value.strip().rstrip("/")
+        for suffix in ("/api/v1", "/api"):
+            if url.endswith(suffix):
+                url = url[: -len(suffix)]
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"SYNTH_BACKEND_URL must start with http:// or https://, got {value!r}"
+            )
+        return url
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(
+                "ETL_DATABASE_URL is not a SQLAlchemy URL; use a form such as "
+                "sqlite:///synth_results.db or postgresql+psycopg://user@host/db"
+            ) from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"ETL_DATABASE_URL names the {url.get_backend_name()!r} database; "
+                "only sqlite and postgresql are supported"
+            )
+        return value
+
+    def require_api_key(self) -> str:
+        """Return the API key from SYNTH_API_KEY or the file SYNTH_API_KEY_FILE."""
+        if self.api_key is not None and self.api_key.get_secret_value().strip():
+            return self.api_key.get_secret_value().strip()
+        if self.api_key_file is not None:
+            return _read_key_file(self.api_key_file)
+        raise ConfigurationError(
+            "No Synth API key is set. Set SYNTH_API_KEY, or SYNTH_API_KEY_FILE "
+            "to a file that contains the key, in the environment or in .env."
+        )
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot read the API key file {str(path)!r} named by "
+            f"SYNTH_API_KEY_FILE: {exc.strerror}. Check the path and permissions."
+        ) from exc
+    if not key:
+        raise ConfigurationError(
+            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE is empty."
+        )
+    return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and `.env`, then apply CLI overrides.
+
+    Overrides whose value is None are ignored, so unset flags keep the
+    environment's value.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        settings = Settings()
+        if not given:
+            return settings
+        merged = settings.model_dump() | given
+        return Settings.model_validate(
+            {_alias_of(name): value for name, value in merged.items()}
+        )
+    except ValidationError as exc:
+        raise ConfigurationError(_describe_validation_error(exc)) from None
+
+
+def _alias_of(name: str) -> str:
+    alias = Settings.model_fields[name].validation_alias
+    assert isinstance(alias, AliasChoices)
+    first = alias.choices[0]
+    assert isinstance(first, str)
+    return first
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{location}: {error['msg']}")
+    return "Invalid configuration: " + "; ".join(problems)

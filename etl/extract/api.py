@@ -1,0 +1,276 @@
+"""Fetch job results from the Synth policy-optimization API with httpx.
+
+One pooled `httpx.AsyncClient` serves the whole run. Transient failures
+(timeouts, dropped connections, truncated or invalid bodies, 408, 429, 5xx)
+are retried by tenacity with exponential backoff and jitter, honouring
+`Retry-After` up to a cap. 401 and 403 raise `AuthenticationError`, which
+stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from etl import __version__
+from etl.config import Settings
+from etl.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidBodyError,
+    JobNotFoundError,
+    PermanentError,
+    TransientError,
+    UnreachableError,
+)
+from etl.extract.records import RawPayload
+
+__all__ = ["RESULTS_PATH", "SynthClient", "job_path_segment", "results_path"]
+
+logger = logging.getLogger(__name__)
+
+RESULTS_PATH = "/api/policy-optimization/online/jobs/{}/results"
+_TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_ERROR_EXCERPT_CHARS = 300
+
+
+def job_path_segment(job_id: str) -> str:
+    """Percent-encode a job id as exactly one URL path segment.
+
+    Every reserved character is encoded, and the dot segments `.` and `..`
+    are encoded too, so no job id can change which path is requested.
+    """
+    if job_id in {".", ".."}:
+        return job_id.replace(".", "%2E")
+    return quote(job_id, safe="")
+
+
+def results_path(job_id: str) -> str:
+    """Return the request path of a job's results."""
+    return RESULTS_PATH.format(job_path_segment(job_id))
+
+
+class SynthClient:
+    """An async client of the Synth API; use it as an async context manager."""
+
+    def __init__(self, settings: Settings, api_key: str) -> None:
+        self.settings = settings
+        self._client = httpx.AsyncClient(
+            base_url=settings.backend_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"synth-results-archive/{__version__}",
+            },
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.read_timeout,
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            verify=_tls_context(settings),
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> SynthClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._client.aclose()
+
+    async def fetch_results(self, job_id: str) -> RawPayload:
+        """Fetch one job's results payload, retrying transient failures."""
+        path = results_path(job_id)
+        response = await self._get_with_retries(path, job_id=job_id)
+        return RawPayload(
+            body=response.content,
+            source=str(response.request.url),
+            fetched_at=datetime.now(UTC),
+            job_id=job_id,
+        )
+
+    async def get_json(self, path: str, params: dict[str, Any]) -> Any:
+        """GET a JSON document (a listing page), retrying transient failures."""
+        response = await self._get_with_retries(path, params=params)
+        return json.loads(response.content)
+
+    async def _get_with_retries(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        job_id: str | None = None,
+    ) -> httpx.Response:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=_RetryAfterWait(self.settings.retry_max_wait),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        response: httpx.Response | None = None
+        async for attempt in retrying:
+            with attempt:
+                response = await self._get_once(path, params, job_id)
+        assert response is not None
+        return response
+
+    async def _get_once(
+        self, path: str, params: dict[str, Any] | None, job_id: str | None
+    ) -> httpx.Response:
+        url = f"{self.settings.backend_url}{path}"
+        started = time.perf_counter()
+        try:
+            response = await self._client.get(path, params=params)
+        except httpx.ConnectError as exc:
+            raise UnreachableError(
+                f"Cannot connect to {self.settings.backend_url}: {_reason(exc)}. "
+                "Check SYNTH_BACKEND_URL and the network."
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise TransientError(
+                f"GET {url} timed out ({type(exc).__name__})."
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientError(
+                f"GET {url} failed: the connection dropped ({_reason(exc)})."
+            ) from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "GET %s -> %d (%d bytes, %.0f ms)",
+            response.request.url,
+            response.status_code,
+            len(response.content),
+            elapsed_ms,
+        )
+        _raise_for_status(response, job_id)
+        _check_json_object(response)
+        return response
+
+
+class _RetryAfterWait:
+    """Wait as the server's `Retry-After` asks, else back off exponentially."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.backoff = wait_exponential_jitter(
+            initial=0.5, max=min(5.0, cap), jitter=0.5
+        )
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            return min(error.retry_after, self.cap)
+        return min(self.backoff(retry_state), self.cap)
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None else None
+    delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
+    logger.warning(
+        "Retrying in %.1f s after attempt %d: %s",
+        delay,
+        retry_state.attempt_number,
+        error,
+    )
+
+
+def _raise_for_status(response: httpx.Response, job_id: str | None) -> None:
+    status = response.status_code
+    if status < 300:
+        return
+    url = response.request.url
+    if status in (401, 403):
+        raise AuthenticationError(
+            f"The Synth API rejected the API key with HTTP {status} at {url}. "
+            "Check that SYNTH_API_KEY holds a valid key for this backend."
+        )
+    if status == 404 and job_id is not None:
+        raise JobNotFoundError(f"Job {job_id!r} was not found (HTTP 404 at {url}).")
+    detail = _error_excerpt(response)
+    if status in _TRANSIENT_STATUSES:
+        raise TransientError(
+            f"GET {url} returned HTTP {status}: {detail}",
+            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    raise PermanentError(f"GET {url} returned HTTP {status}: {detail}")
+
+
+def _check_json_object(response: httpx.Response) -> None:
+    try:
+        json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidBodyError(
+            f"GET {response.request.url} returned a body that is not valid JSON "
+            f"({exc}); it may be truncated.",
+            body=response.content,
+            source=str(response.request.url),
+        ) from None
+
+
+def _error_excerpt(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    if len(text) > _ERROR_EXCERPT_CHARS:
+        return text[:_ERROR_EXCERPT_CHARS] + "..."
+    return text or "(empty body)"
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Parse `Retry-After` as seconds or as an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.ca_bundle is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(settings.ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"Cannot load the CA bundle {str(settings.ca_bundle)!r} named by "
+            f"ETL_CA_BUNDLE: {exc}. Point it at a PEM file of trusted certificates."
+        ) from exc

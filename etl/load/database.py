@@ -1,0 +1,165 @@
+"""Engines, migrations and the schema check that guards every write."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from etl.errors import SchemaError, SourceError
+
+__all__ = [
+    "connect",
+    "current_revision",
+    "ensure_schema",
+    "head_revision",
+    "mask_url",
+    "upgrade",
+]
+
+logger = logging.getLogger(__name__)
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# A wheel carries the migrations inside the package; a source checkout keeps
+# them at the top of the repository.
+_MIGRATION_DIRS = (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "migrations")
+
+
+def mask_url(url: str) -> str:
+    """Return the URL with its password replaced by `***`, for logs and errors."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparsable database URL>"
+
+
+def connect(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and real transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling starts transactions late and
+        # commits DDL implicitly; turning it off lets SQLAlchemy's BEGIN rule.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    for directory in _MIGRATION_DIRS:
+        if (directory / "env.py").is_file():
+            config.set_main_option("script_location", str(directory))
+            return config
+    raise SchemaError(
+        "The migration scripts are missing from this installation; "
+        "reinstall the package."
+    )
+
+
+def head_revision() -> str:
+    """Return the newest migration revision this version of the package has."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the revision the database is at, or None for an empty database."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise _unreachable(engine, exc) from exc
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Apply every pending migration; returns the revisions before and after."""
+    before = current_revision(engine)
+    config = _alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise _unreachable(engine, exc) from exc
+    after = head_revision()
+    logger.info(
+        "Upgraded the schema of %s from %s to %s.",
+        engine.url.render_as_string(hide_password=True),
+        before or "empty",
+        after,
+    )
+    return before, after
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database, or stop if it is not current."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    url = engine.url.render_as_string(hide_password=True)
+    if current is None:
+        _create_in_empty_database(engine, url)
+        return
+    known = {script.revision for script in _scripts()}
+    if current in known:
+        raise SchemaError(
+            f"The schema of {url} is at revision {current}, behind {head}. "
+            "Run `etl db upgrade` to bring it up to date."
+        )
+    raise SchemaError(
+        f"The schema of {url} is at revision {current}, which this version of etl "
+        "does not know; a newer version wrote it. Upgrade etl."
+    )
+
+
+def _create_in_empty_database(engine: Engine, url: str) -> None:
+    existing = set(inspect(engine).get_table_names())
+    if existing & {"jobs", "raw_payloads"}:
+        raise SchemaError(
+            f"{url} has archive tables but no alembic_version table, so its schema "
+            "revision is unknown. Point ETL_DATABASE_URL at an empty database or "
+            "one that etl created."
+        )
+    logger.info("Creating the archive schema in %s.", url)
+    upgrade(engine)
+
+
+def _scripts() -> list[Any]:
+    return list(ScriptDirectory.from_config(_alembic_config()).walk_revisions())
+
+
+def _unreachable(engine: Engine, exc: SQLAlchemyError) -> SourceError:
+    url = engine.url.render_as_string(hide_password=True)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return SourceError(
+        f"Cannot use the database {url}: {reason}. "
+        "Check ETL_DATABASE_URL and that the server is running."
+    )
