@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         default="offset", validation_alias=_env("ETL_LISTING_STYLE")
     )
 
+    @field_validator("api_key_file", "ca_bundle", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        """Treat `VAR=` in the environment or `.env` as not set."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("backend_url")
     @classmethod
     def _strip_api_suffix(cls, value: str) -> str:

@@ -98,17 +98,18 @@ def current_revision(engine: Engine) -> str | None:
         raise _unreachable(engine, exc) from exc
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Apply every pending migration; returns the revisions before and after."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Apply pending migrations up to `revision`; returns the revisions before and
+    after."""
     before = current_revision(engine)
     config = _alembic_config()
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     except SQLAlchemyError as exc:
         raise _unreachable(engine, exc) from exc
-    after = head_revision()
+    after = current_revision(engine) or "empty"
     logger.info(
         "Upgraded the schema of %s from %s to %s.",
         engine.url.render_as_string(hide_password=True),

@@ -1,0 +1,154 @@
+"""Exit codes and messages of the `etl` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from archive_helpers import fixture_path, run_etl
+
+
+def test_sync_needs_a_source(sqlite_url: str) -> None:
+    result = run_etl("sync", "--database-url", sqlite_url)
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: Name the jobs to fetch with --job-id, or saved results with --from.\n"
+    )
+
+
+def test_sync_rejects_both_sources(sqlite_url: str) -> None:
+    result = run_etl(
+        "sync", "--from", "x.json", "--job-id", "j1", "--database-url", sqlite_url
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr == "error: Use either --from or --job-id, not both.\n"
+
+
+def test_missing_api_key_names_variable(sqlite_url: str) -> None:
+    env = {"SYNTH_API_KEY": "", "SYNTH_API_KEY_FILE": ""}
+
+    result = run_etl("sync", "--job-id", "j1", "--database-url", sqlite_url, env=env)
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: No Synth API key is set. Set SYNTH_API_KEY")
+
+
+def test_unreadable_key_file(sqlite_url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "absent.key"
+    env = {"SYNTH_API_KEY": ""}
+
+    result = run_etl(
+        "sync",
+        "--job-id",
+        "j1",
+        "--api-key-file",
+        str(missing),
+        "--database-url",
+        sqlite_url,
+        env=env,
+    )
+
+    assert result.exit_code == 2
+    assert f"Cannot read the API key file '{missing}'" in result.stderr
+
+
+def test_invalid_database_url() -> None:
+    result = run_etl("sync", "--from", "x.json", "--database-url", "mysql://h/db")
+
+    assert result.exit_code == 2
+    assert "only sqlite and postgresql are supported" in result.stderr
+
+
+def test_invalid_concurrency(sqlite_url: str) -> None:
+    result = run_etl(
+        "sync", "--from", "x.json", "--concurrency", "0", "--database-url", sqlite_url
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: Invalid configuration: ETL_CONCURRENCY: "
+        "Input should be greater than or equal to 1\n"
+    )
+
+
+def test_unreachable_database_masks_password() -> None:
+    url = "postgresql+psycopg://etl:hunter2-secret@127.0.0.1:9/etl"
+
+    result = run_etl(
+        "sync", "--from", str(fixture_path("gepa_succeeded")), "--database-url", url
+    )
+
+    assert result.exit_code == 1
+    assert "Cannot use the database postgresql+psycopg://etl:***@127.0.0.1:9/etl" in (
+        result.stderr
+    )
+    assert "Check ETL_DATABASE_URL" in result.stderr
+    assert "hunter2-secret" not in result.stderr + result.stdout
+
+
+def test_missing_from_path(sqlite_url: str, tmp_path: Path) -> None:
+    result = run_etl(
+        "sync", "--from", str(tmp_path / "nowhere"), "--database-url", sqlite_url
+    )
+
+    assert result.exit_code == 1
+    assert "does not exist; check the --from path" in result.stderr
+
+
+def test_summary_and_runs_listing(sqlite_url: str) -> None:
+    source = str(fixture_path("mipro_running"))
+
+    sync = run_etl("sync", "--from", source, "--database-url", sqlite_url)
+    runs = run_etl("runs", "--database-url", sqlite_url)
+
+    assert sync.exit_code == 0
+    lines = sync.stdout.splitlines()
+    assert lines[0].endswith("1 fetched, 1 loaded, 0 unchanged, 0 rejected, 0 failed.")
+    assert lines[1] == f"Rows in {sqlite_url}:"
+    assert lines[2].split() == ["jobs", "1"]
+    assert lines[6].split() == ["sensor_frames", "2"]
+    assert runs.exit_code == 0
+    header, row = runs.stdout.splitlines()
+    assert header.split()[:8] == [
+        "started_at",
+        "status",
+        "listed",
+        "fetched",
+        "unchanged",
+        "loaded",
+        "rejected",
+        "failed",
+    ]
+    assert row.split()[1:8] == ["succeeded", "0", "1", "0", "1", "0", "0"]
+
+
+def test_console_script_and_module(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = os.environ | {"ETL_DATABASE_URL": url}
+    source = str(fixture_path("documented_example"))
+    script = Path(sys.executable).with_name("etl")
+
+    by_script = subprocess.run(
+        [str(script), "sync", "--from", source],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    by_module = subprocess.run(
+        [sys.executable, "-m", "etl", "sync", "--from", source],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert by_script.returncode == 0, by_script.stderr
+    assert "1 fetched, 1 loaded" in by_script.stdout
+    assert by_module.returncode == 0, by_module.stderr
+    assert "1 fetched, 0 loaded, 1 unchanged" in by_module.stdout
+    assert "INFO etl.pipeline: Run " in by_module.stderr

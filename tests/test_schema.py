@@ -1,0 +1,103 @@
+"""Migrations build exactly the schema the loader writes against."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from archive_helpers import fixture_path, run_etl
+from etl.load import connect, schema, upgrade
+from etl.load.database import current_revision, head_revision
+
+
+def test_migrations_match_metadata(database_url: str) -> None:
+    engine = connect(database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True}
+            )
+            differences = compare_metadata(context, schema.metadata)
+    finally:
+        engine.dispose()
+
+    assert differences == []
+
+
+def test_upgrade_is_repeatable(database_url: str) -> None:
+    first = run_etl("db", "upgrade", "--database-url", database_url)
+    second = run_etl("db", "upgrade", "--database-url", database_url)
+
+    assert first.exit_code == 0
+    assert "from empty to 0002" in first.stdout
+    assert second.exit_code == 0
+    assert "is already at revision 0002" in second.stdout
+
+
+def test_sync_creates_schema_in_empty_database(database_url: str) -> None:
+    result = run_etl(
+        "sync",
+        "--from",
+        str(fixture_path("documented_example")),
+        "--database-url",
+        database_url,
+    )
+
+    assert result.exit_code == 0
+    engine = connect(database_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        assert set(schema.metadata.tables) <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_sync_stops_on_schema_behind(database_url: str) -> None:
+    engine = connect(database_url)
+    try:
+        upgrade(engine, "0001")
+    finally:
+        engine.dispose()
+
+    result = run_etl(
+        "sync",
+        "--from",
+        str(fixture_path("documented_example")),
+        "--database-url",
+        database_url,
+    )
+
+    assert result.exit_code == 2
+    assert "is at revision 0001, behind 0002" in result.stderr
+    assert "Run `etl db upgrade`" in result.stderr
+    engine = connect(database_url)
+    try:
+        assert "jobs" in inspect(engine).get_table_names()
+        assert "etl_runs" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_sync_stops_on_unknown_revision(database_url: str) -> None:
+    engine = connect(database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE alembic_version SET version_num = '9999'"
+            )
+    finally:
+        engine.dispose()
+
+    result = run_etl(
+        "sync",
+        "--from",
+        str(fixture_path("documented_example")),
+        "--database-url",
+        database_url,
+    )
+
+    assert result.exit_code == 2
+    assert "at revision 9999, which this version of etl does not know" in result.stderr
