@@ -179,7 +179,7 @@ class _RetryAfterWait:
     def __init__(self, cap: float) -> None:
         self.cap = cap
         self.backoff = wait_exponential_jitter(
-            initial=0.5, max=min(5.0, cap), jitter=0.5
+            multiplier=0.5, max=min(5.0, cap), jitter=0.5
         )
 
     def __call__(self, retry_state: RetryCallState) -> float:
