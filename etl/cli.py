@@ -2,13 +2,15 @@
 
 Exit codes: 0 success; 1 the run failed; 2 invalid configuration or usage
 (including a schema that needs `etl db upgrade`); 3 partial success (some
-payloads were rejected or some jobs failed to fetch).
+payloads were rejected or some jobs failed to fetch); 4 another run holds the
+lock.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,19 +19,29 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl import __version__
 from etl.config import load_settings
-from etl.errors import ConfigurationError, EtlError, SchemaError
+from etl.errors import ConfigurationError, EtlError, LockHeldError, SchemaError
+from etl.extract.listing import JobFilter
 from etl.load import RunStatus, connect, latest_runs, mask_url, upgrade
 from etl.load.database import current_revision, ensure_schema, head_revision
 from etl.load.inspect import count_rows
 from etl.logs import configure_logging
-from etl.pipeline import RunResult, sync_files, sync_jobs
+from etl.normalize.values import parse_timestamp
+from etl.pipeline import RunResult, Shard, SyncRequest, run_sync
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "main"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_PARTIAL = 3
+EXIT_LOCKED = 4
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +62,8 @@ def _stop(message: str, exit_code: int) -> NoReturn:
 def _exit_code_for(error: EtlError) -> int:
     if isinstance(error, ConfigurationError | SchemaError):
         return EXIT_CONFIG
+    if isinstance(error, LockHeldError):
+        return EXIT_LOCKED
     return EXIT_FAILED
 
 
@@ -90,7 +104,29 @@ def cli(log_level: str, log_format: str) -> None:
     "job_ids",
     multiple=True,
     metavar="ID",
-    help="Fetch this job from the API; repeat the option for several jobs.",
+    help="Fetch this job instead of listing the account's jobs; repeatable.",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Fetch every job again, including finished jobs already archived.",
+)
+@click.option(
+    "--status",
+    metavar="STATUS",
+    help="Archive only listed jobs with this raw status, such as running.",
+)
+@click.option(
+    "--created-after",
+    metavar="TIME",
+    help="Archive only listed jobs created after this ISO-8601 time (UTC if no "
+    "offset), such as 2026-11-01 or 2026-11-01T08:00:00+02:00.",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Archive only shard K of N (1-based) by a stable hash of the job id; "
+    "each shard takes its own lock.",
 )
 @click.option(
     "--from",
@@ -116,6 +152,11 @@ def cli(log_level: str, log_format: str) -> None:
     help="Maximum requests in flight [env ETL_CONCURRENCY; default 8].",
 )
 @click.option(
+    "--listing-style",
+    type=click.Choice(["offset", "cursor"]),
+    help="How the API lists jobs [env ETL_LISTING_STYLE; default offset].",
+)
+@click.option(
     "--connect-timeout",
     type=float,
     help="Seconds to wait for a connection [env ETL_CONNECT_TIMEOUT; default 10].",
@@ -127,26 +168,36 @@ def cli(log_level: str, log_format: str) -> None:
 )
 def sync(
     job_ids: tuple[str, ...],
+    full: bool,
+    status: str | None,
+    created_after: str | None,
+    shard: str | None,
     source: Path | None,
     **overrides: Any,
 ) -> None:
     """Fetch job results and upsert them into the archive.
 
+    Without --job-id or --from, lists every job of the account and fetches
+    those not yet archived in a finished state.
+
     Example: etl sync --job-id po_abc123 --job-id po_7d41e0
     """
-    if source is not None and job_ids:
-        _stop("Use either --from or --job-id, not both.", EXIT_CONFIG)
-    if source is None and not job_ids:
+    if source is not None and (job_ids or status or created_after or shard):
         _stop(
-            "Name the jobs to fetch with --job-id, or saved results with --from.",
+            "--from reads saved files, so it takes no --job-id, --status, "
+            "--created-after or --shard.",
             EXIT_CONFIG,
         )
     try:
+        request = SyncRequest(
+            source=source,
+            job_ids=job_ids,
+            full=full,
+            job_filter=JobFilter(status, _parse_created_after(created_after)),
+            shard=Shard.parse(shard) if shard is not None else None,
+        )
         settings = load_settings(**overrides)
-        if source is not None:
-            result = sync_files(settings, source)
-        else:
-            result = sync_jobs(settings, job_ids)
+        result = run_sync(settings, request)
         _print_summary(result, settings.database_url)
     except (EtlError, SQLAlchemyError) as error:
         _fail(error)
@@ -154,11 +205,23 @@ def sync(
         sys.exit(EXIT_PARTIAL)
 
 
+def _parse_created_after(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"Invalid --created-after {text!r}: expected an ISO-8601 date or time "
+            "such as 2026-11-01 or 2026-11-01T08:00:00Z."
+        ) from None
+
+
 def _print_summary(result: RunResult, database_url: str) -> None:
     counts = result.counts
     click.echo(
         f"Run {result.run_id} {result.status.value} in {result.seconds:.2f} s: "
-        f"{counts.fetched} fetched, {counts.loaded} loaded, "
+        f"{counts.listed} listed, {counts.fetched} fetched, {counts.loaded} loaded, "
         f"{counts.unchanged} unchanged, {counts.rejected} rejected, "
         f"{counts.failed} failed."
     )

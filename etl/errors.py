@@ -13,6 +13,7 @@ __all__ = [
     "EtlError",
     "InvalidBodyError",
     "JobNotFoundError",
+    "LockHeldError",
     "PayloadError",
     "PermanentError",
     "SchemaError",
@@ -72,6 +73,10 @@ class SourceError(PermanentError):
 
 class JobNotFoundError(PermanentError):
     """The API answered 404 for a job id."""
+
+
+class LockHeldError(EtlError):
+    """Another run holds the lock of the same database and shard."""
 
 
 class SchemaError(PermanentError):

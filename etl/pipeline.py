@@ -1,25 +1,32 @@
-"""One sync run: read payloads, normalize them, load them, record the run."""
+"""One sync run: take the lock, read payloads, normalize, load, record the run."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import Engine, select
 
 from etl.config import Settings
 from etl.errors import (
     AuthenticationError,
+    ConfigurationError,
     EtlError,
     InvalidBodyError,
+    LockHeldError,
     PayloadError,
     UnreachableError,
 )
 from etl.extract import RawPayload, SynthClient, read_payloads
+from etl.extract.listing import JobFilter, list_jobs
 from etl.load import (
     Archive,
     Outcome,
@@ -28,16 +35,64 @@ from etl.load import (
     connect,
     ensure_schema,
     finish_run,
+    schema,
     start_run,
 )
+from etl.load.lock import RunLock
+from etl.load.runs import mark_interrupted, newest_running
 from etl.normalize import normalize_body
+from etl.progress import Progress
 
-__all__ = ["RunResult", "sync_files", "sync_jobs"]
+__all__ = ["RunResult", "Shard", "SyncRequest", "run_sync"]
 
 logger = logging.getLogger(__name__)
 
 
-_RunBody = Callable[["_Run"], None]
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1-based): the jobs whose hash falls in it."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """Parse `K/N`, such as `2/4`; raises `ConfigurationError`."""
+        index, _, count = text.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            shard = cls(0, 0)
+        if not 1 <= shard.index <= shard.count:
+            raise ConfigurationError(
+                f"Invalid shard {text!r}: expected K/N with 1 <= K <= N, such as 2/4."
+            )
+        return shard
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def contains(self, job_id: str) -> bool:
+        """Tell whether the stable SHA-256 hash of `job_id` falls in this shard."""
+        digest = hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What one run archives: saved files, named jobs, or the whole listing."""
+
+    source: Path | None = None
+    job_ids: tuple[str, ...] = ()
+    full: bool = False
+    job_filter: JobFilter = field(default_factory=JobFilter)
+    shard: Shard | None = None
+
+    @property
+    def scope(self) -> str:
+        """The lock scope: `all`, or the shard's `K/N`."""
+        return self.shard.label if self.shard is not None else "all"
 
 
 @dataclass(frozen=True)
@@ -48,19 +103,20 @@ class RunResult:
     status: RunStatus
     counts: RunCounts
     seconds: float
-    error: str | None = None
 
 
 class _Run:
     """Counts and stores payloads for one run."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, progress: Progress) -> None:
         self.archive = archive
+        self.progress = progress
         self.counts = RunCounts()
 
     def process(self, raw: RawPayload) -> Outcome:
         """Normalize and store one payload; a bad payload becomes rejected."""
         self.counts.fetched += 1
+        self.progress.advance()
         try:
             if raw.read_error is not None:
                 raise PayloadError(raw.read_error)
@@ -84,6 +140,7 @@ class _Run:
         """Count a job that could not be fetched in this run."""
         logger.warning("Failed to fetch job %r: %s", job_id, error)
         self.counts.failed += 1
+        self.progress.advance()
 
     @property
     def status(self) -> RunStatus:
@@ -92,19 +149,22 @@ class _Run:
         return RunStatus.SUCCEEDED
 
 
-def sync_files(settings: Settings, root: Path) -> RunResult:
-    """Archive every payload saved under `root`."""
-    return _execute(settings, f"files:{root}", lambda run: _load_files(run, root))
+_RunBody = Callable[[_Run], None]
 
 
-def sync_jobs(settings: Settings, job_ids: Sequence[str]) -> RunResult:
-    """Fetch and archive the named jobs from the API."""
+def run_sync(settings: Settings, request: SyncRequest) -> RunResult:
+    """Run one sync as the request says and record it in `etl_runs`."""
+    if request.source is not None:
+        root = request.source
+        return _execute(
+            settings, request, f"files:{root}", lambda run: _load_files(run, root)
+        )
     api_key = settings.require_api_key()
-    unique_ids = list(dict.fromkeys(job_ids))
     return _execute(
         settings,
+        request,
         f"api:{settings.backend_url}",
-        lambda run: asyncio.run(_load_jobs(run, settings, api_key, unique_ids)),
+        lambda run: asyncio.run(_load_from_api(run, settings, api_key, request)),
     )
 
 
@@ -113,37 +173,74 @@ def _load_files(run: _Run, root: Path) -> None:
         run.process(raw)
 
 
-def _execute(settings: Settings, source: str, body: _RunBody) -> RunResult:
+def _execute(
+    settings: Settings, request: SyncRequest, source: str, body: _RunBody
+) -> RunResult:
     engine = connect(settings.database_url)
     try:
         ensure_schema(engine)
-        run_id = str(uuid.uuid4())
-        started = time.monotonic()
-        start_run(engine, run_id, source, datetime.now(UTC))
-        run = _Run(Archive(engine, run_id))
+        with _locked(engine, request.scope):
+            return _record(engine, request, source, body)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _locked(engine: Engine, scope: str) -> Iterator[None]:
+    """Hold the scope's run lock; mark runs that died holding it as failed."""
+    lock = RunLock(engine, scope)
+    try:
+        lock.acquire()
+    except LockHeldError as error:
+        holder = newest_running(engine, scope)
+        if holder is not None:
+            started = holder["started_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+            raise LockHeldError(
+                f"{error}: run {holder['run_id']} (pid {holder['pid']} on "
+                f"{holder['host']}), started at {started}. This run exits; "
+                "try again after that run ends."
+            ) from None
+        raise LockHeldError(f"{error}. This run exits; try again later.") from None
+    try:
+        interrupted = mark_interrupted(engine, scope)
+        if interrupted:
+            logger.warning("Marked %d interrupted run(s) as failed.", interrupted)
+        yield
+    finally:
+        lock.release()
+
+
+def _record(
+    engine: Engine, request: SyncRequest, source: str, body: _RunBody
+) -> RunResult:
+    run_id = str(uuid.uuid4())
+    started = time.monotonic()
+    start_run(engine, run_id, source, request.scope, datetime.now(UTC))
+    with Progress() as progress:
+        run = _Run(Archive(engine, run_id), progress)
         try:
             body(run)
         except (EtlError, KeyboardInterrupt) as exc:
             error = str(exc) or type(exc).__name__
             finish_run(engine, run_id, RunStatus.FAILED, run.counts, error)
+            logger.error("Run %s failed: %s", run_id, error)
             raise
-        seconds = time.monotonic() - started
-        finish_run(engine, run_id, run.status, run.counts)
-        _log_summary(run_id, run, seconds, engine.url.render_as_string(True))
-        return RunResult(run_id, run.status, run.counts, seconds)
-    finally:
-        engine.dispose()
+    seconds = time.monotonic() - started
+    finish_run(engine, run_id, run.status, run.counts)
+    _log_summary(run_id, run, seconds, engine.url.render_as_string(True))
+    return RunResult(run_id, run.status, run.counts, seconds)
 
 
 def _log_summary(run_id: str, run: _Run, seconds: float, url: str) -> None:
     counts = run.counts
     logger.info(
-        "Run %s %s in %.2f s into %s: %d fetched, %d loaded, %d unchanged, "
-        "%d rejected, %d failed.",
+        "Run %s %s in %.2f s into %s: %d listed, %d fetched, %d loaded, "
+        "%d unchanged, %d rejected, %d failed.",
         run_id,
         run.status.value,
         seconds,
         url,
+        counts.listed,
         counts.fetched,
         counts.loaded,
         counts.unchanged,
@@ -152,36 +249,77 @@ def _log_summary(run_id: str, run: _Run, seconds: float, url: str) -> None:
     )
 
 
-async def _load_jobs(
-    run: _Run, settings: Settings, api_key: str, job_ids: Iterable[str]
+async def _load_from_api(
+    run: _Run, settings: Settings, api_key: str, request: SyncRequest
 ) -> None:
-    """Fetch jobs with bounded concurrency and store each as it arrives."""
+    async with SynthClient(settings, api_key) as client:
+        job_ids = await _select_jobs(client, settings, request)
+        run.counts.listed = len(job_ids)
+        if not request.full:
+            archived = await asyncio.to_thread(_terminal_job_ids, run.archive.engine)
+            job_ids = [job_id for job_id in job_ids if job_id not in archived]
+        logger.info(
+            "Fetching %d of %d listed jobs; the others are archived and finished.",
+            len(job_ids),
+            run.counts.listed,
+        )
+        run.progress.start(len(job_ids))
+        await _fetch_and_store(run, client, job_ids, settings.concurrency)
+
+
+async def _select_jobs(
+    client: SynthClient, settings: Settings, request: SyncRequest
+) -> list[str]:
+    if request.job_ids:
+        job_ids = list(dict.fromkeys(request.job_ids))
+    else:
+        listing = list_jobs(client, settings.listing_style, request.job_filter)
+        job_ids = [summary.job_id async for summary in listing]
+    if request.shard is not None:
+        job_ids = [job_id for job_id in job_ids if request.shard.contains(job_id)]
+    return job_ids
+
+
+def _terminal_job_ids(engine: Engine) -> set[str]:
+    jobs = schema.jobs
+    with engine.connect() as connection:
+        found = connection.execute(select(jobs.c.job_id).where(jobs.c.is_terminal))
+        return set(found.scalars())
+
+
+_Fetched = RawPayload | tuple[str, EtlError]
+
+
+async def _fetch_and_store(
+    run: _Run, client: SynthClient, job_ids: Sequence[str], concurrency: int
+) -> None:
+    """Fetch with bounded concurrency and store each payload as it arrives.
+
+    The result queue is bounded too, so at most about twice `concurrency`
+    payloads are held in memory whatever the number of jobs.
+    """
     pending: asyncio.Queue[str] = asyncio.Queue()
     for job_id in job_ids:
         pending.put_nowait(job_id)
-    run.counts.listed = pending.qsize()
-    fetched: asyncio.Queue[RawPayload | tuple[str, EtlError]] = asyncio.Queue(
-        maxsize=2 * settings.concurrency
-    )
-    async with SynthClient(settings, api_key) as client:
-        workers = [
-            asyncio.create_task(_fetch_worker(client, pending, fetched))
-            for _ in range(min(settings.concurrency, max(pending.qsize(), 1)))
-        ]
-        try:
-            for _ in range(run.counts.listed):
-                item = await fetched.get()
-                await asyncio.to_thread(_store_fetched, run, item)
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+    fetched: asyncio.Queue[_Fetched] = asyncio.Queue(maxsize=2 * concurrency)
+    workers = [
+        asyncio.create_task(_fetch_worker(client, pending, fetched))
+        for _ in range(min(concurrency, max(len(job_ids), 1)))
+    ]
+    try:
+        for _ in range(len(job_ids)):
+            item = await fetched.get()
+            await asyncio.to_thread(_store_fetched, run, item)
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
 
 async def _fetch_worker(
     client: SynthClient,
     pending: asyncio.Queue[str],
-    fetched: asyncio.Queue[RawPayload | tuple[str, EtlError]],
+    fetched: asyncio.Queue[_Fetched],
 ) -> None:
     while True:
         try:
@@ -189,13 +327,13 @@ async def _fetch_worker(
         except asyncio.QueueEmpty:
             return
         try:
-            item: RawPayload | tuple[str, EtlError] = await client.fetch_results(job_id)
+            item: _Fetched = await client.fetch_results(job_id)
         except EtlError as error:
             item = (job_id, error)
         await fetched.put(item)
 
 
-def _store_fetched(run: _Run, item: RawPayload | tuple[str, EtlError]) -> None:
+def _store_fetched(run: _Run, item: _Fetched) -> None:
     if isinstance(item, RawPayload):
         run.process(item)
         return

@@ -10,22 +10,48 @@ from pathlib import Path
 from archive_helpers import fixture_path, run_etl
 
 
-def test_sync_needs_a_source(sqlite_url: str) -> None:
-    result = run_etl("sync", "--database-url", sqlite_url)
+def test_listing_needs_api_key(sqlite_url: str) -> None:
+    env = {"SYNTH_API_KEY": "", "SYNTH_API_KEY_FILE": ""}
+
+    result = run_etl("sync", "--database-url", sqlite_url, env=env)
 
     assert result.exit_code == 2
-    assert result.stderr == (
-        "error: Name the jobs to fetch with --job-id, or saved results with --from.\n"
-    )
+    assert result.stderr.startswith("error: No Synth API key is set.")
 
 
-def test_sync_rejects_both_sources(sqlite_url: str) -> None:
+def test_from_rejects_job_options(sqlite_url: str) -> None:
+    for option in (["--job-id", "j1"], ["--status", "running"], ["--shard", "1/2"]):
+        result = run_etl(
+            "sync", "--from", "x.json", *option, "--database-url", sqlite_url
+        )
+
+        assert result.exit_code == 2, option
+        assert result.stderr == (
+            "error: --from reads saved files, so it takes no --job-id, --status, "
+            "--created-after or --shard.\n"
+        )
+
+
+def test_invalid_shard(sqlite_url: str) -> None:
+    for text in ("0/4", "5/4", "a/b", "3"):
+        result = run_etl("sync", "--shard", text, "--database-url", sqlite_url)
+
+        assert result.exit_code == 2, text
+        assert result.stderr == (
+            f"error: Invalid shard {text!r}: expected K/N with 1 <= K <= N, "
+            "such as 2/4.\n"
+        )
+
+
+def test_invalid_created_after(sqlite_url: str) -> None:
     result = run_etl(
-        "sync", "--from", "x.json", "--job-id", "j1", "--database-url", sqlite_url
+        "sync", "--created-after", "last tuesday", "--database-url", sqlite_url
     )
 
     assert result.exit_code == 2
-    assert result.stderr == "error: Use either --from or --job-id, not both.\n"
+    assert result.stderr.startswith(
+        "error: Invalid --created-after 'last tuesday': expected an ISO-8601"
+    )
 
 
 def test_missing_api_key_names_variable(sqlite_url: str) -> None:

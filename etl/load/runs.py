@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +13,20 @@ from sqlalchemy import Engine, insert, select, update
 
 from etl.load import schema
 
-__all__ = ["RunCounts", "RunStatus", "finish_run", "latest_runs", "start_run"]
+__all__ = [
+    "RunCounts",
+    "RunStatus",
+    "finish_run",
+    "latest_runs",
+    "mark_interrupted",
+    "newest_running",
+    "start_run",
+]
+
+INTERRUPTED_ERROR = (
+    "The run ended without recording its result: the process was killed or "
+    "crashed. A later run took over."
+)
 
 
 class RunStatus(enum.StrEnum):
@@ -38,8 +53,10 @@ class RunCounts:
         return asdict(self)
 
 
-def start_run(engine: Engine, run_id: str, source: str, started_at: datetime) -> None:
-    """Insert the run's row with status `running`."""
+def start_run(
+    engine: Engine, run_id: str, source: str, scope: str, started_at: datetime
+) -> None:
+    """Insert the run's row with status `running`, this host and process id."""
     with engine.begin() as connection:
         connection.execute(
             insert(schema.etl_runs).values(
@@ -47,6 +64,9 @@ def start_run(engine: Engine, run_id: str, source: str, started_at: datetime) ->
                 started_at=started_at,
                 status=RunStatus.RUNNING.value,
                 source=source,
+                scope=scope,
+                host=socket.gethostname(),
+                pid=os.getpid(),
                 **RunCounts().as_row(),
             )
         )
@@ -81,3 +101,31 @@ def latest_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
             select(table).order_by(table.c.started_at.desc()).limit(limit)
         )
         return [dict(row._mapping) for row in result]
+
+
+def mark_interrupted(engine: Engine, scope: str) -> int:
+    """Mark runs of a lock scope still `running` as failed; returns how many.
+
+    Call only while holding the scope's run lock: then none of them is alive.
+    """
+    table = schema.etl_runs
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(table)
+            .where(table.c.status == RunStatus.RUNNING.value, table.c.scope == scope)
+            .values(status=RunStatus.FAILED.value, error=INTERRUPTED_ERROR)
+        )
+    return max(result.rowcount, 0)
+
+
+def newest_running(engine: Engine, scope: str) -> dict[str, Any] | None:
+    """Return the newest run of a lock scope whose status is `running`."""
+    table = schema.etl_runs
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(table)
+            .where(table.c.status == RunStatus.RUNNING.value, table.c.scope == scope)
+            .order_by(table.c.started_at.desc())
+            .limit(1)
+        ).first()
+    return dict(row._mapping) if row is not None else None

@@ -21,7 +21,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError
 
 __all__ = [
     "INT64_MAX",
@@ -31,6 +31,7 @@ __all__ = [
     "Timestamp",
     "clean_text",
     "clean_tree",
+    "parse_timestamp",
 ]
 
 INT64_MIN = -(2**63)
@@ -115,6 +116,15 @@ def _reject_boolean_timestamp(value: Any) -> Any:
     return value
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """Parse a timestamp by the rules above; raises ValueError."""
+    try:
+        parsed: datetime = _TIMESTAMP.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(str(exc.errors()[0]["msg"])) from None
+    return parsed
+
+
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -126,3 +136,5 @@ Reward = Annotated[float | None, BeforeValidator(_to_reward)]
 Timestamp = Annotated[
     datetime, BeforeValidator(_reject_boolean_timestamp), AfterValidator(_to_utc)
 ]
+
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
