@@ -24,9 +24,17 @@ from etl.extract.listing import JobFilter
 from etl.load import RunStatus, connect, latest_runs, mask_url, upgrade
 from etl.load.database import current_revision, ensure_schema, head_revision
 from etl.load.inspect import count_rows
+from etl.load.rejected import latest_rejected
 from etl.logs import configure_logging
 from etl.normalize.values import parse_timestamp
-from etl.pipeline import RunResult, Shard, SyncRequest, run_sync
+from etl.pipeline import (
+    RunResult,
+    Shard,
+    SyncRequest,
+    replay_archive,
+    retry_rejected,
+    run_sync,
+)
 
 __all__ = [
     "EXIT_CONFIG",
@@ -322,6 +330,73 @@ def runs(database_url: str | None, limit: int) -> None:
         started = row["started_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
         values = [started] + [str(row[name]) for name in columns[1:]]
         click.echo("  ".join(values))
+
+
+@cli.command()
+@_database_option
+@click.option(
+    "--limit", type=click.IntRange(1), default=20, show_default=True, help="Rows shown."
+)
+def rejected(database_url: str | None, limit: int) -> None:
+    """Print the newest rejected payloads with the reason for each.
+
+    Example: etl rejected --limit 50
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        engine = connect(settings.database_url)
+        try:
+            ensure_schema(engine)
+            rows = latest_rejected(engine, limit)
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    if not rows:
+        click.echo("No rejected payloads.")
+    for row in rows:
+        received = row["received_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(
+            f"#{row['id']}  {received}  job {row['job_id'] or '?'}  {row['source']}"
+        )
+        click.echo(f"    {row['error']}")
+
+
+@cli.command("retry-rejected")
+@_database_option
+def retry_rejected_command(database_url: str | None) -> None:
+    """Normalize rejected payloads again and archive those that now pass.
+
+    Run it after upgrading etl, when a newer version accepts more payloads.
+
+    Example: etl retry-rejected
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        result = retry_rejected(settings)
+        _print_summary(result, settings.database_url)
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    if result.status is RunStatus.PARTIAL:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command("replay")
+@_database_option
+def replay_command(database_url: str | None) -> None:
+    """Rebuild every normalized table from the archived raw payloads.
+
+    Example: etl replay --database-url sqlite:///synth_results.db
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        counts = replay_archive(settings)
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    click.echo(
+        f"Replayed {counts.versions} payload versions of {counts.jobs} jobs; "
+        f"skipped {counts.skipped} that no longer pass."
+    )
 
 
 def main() -> None:

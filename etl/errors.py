@@ -88,8 +88,10 @@ class PayloadError(PermanentError):
 
     `path` is the location of the offending field, such as
     `sensor_frames.3.created_at`, or empty when the whole body is at fault.
+    `job_id` is the payload's job id when it could be read.
     """
 
-    def __init__(self, message: str, path: str = "") -> None:
+    def __init__(self, message: str, path: str = "", job_id: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+        self.job_id = job_id

@@ -39,11 +39,20 @@ from etl.load import (
     start_run,
 )
 from etl.load.lock import RunLock
+from etl.load.rejected import delete_rejected, iter_rejected
+from etl.load.replay import ReplayCounts, replay
 from etl.load.runs import mark_interrupted, newest_running
 from etl.normalize import normalize_body
 from etl.progress import Progress
 
-__all__ = ["RunResult", "Shard", "SyncRequest", "run_sync"]
+__all__ = [
+    "RunResult",
+    "Shard",
+    "SyncRequest",
+    "replay_archive",
+    "retry_rejected",
+    "run_sync",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +175,42 @@ def run_sync(settings: Settings, request: SyncRequest) -> RunResult:
         f"api:{settings.backend_url}",
         lambda run: asyncio.run(_load_from_api(run, settings, api_key, request)),
     )
+
+
+def retry_rejected(settings: Settings) -> RunResult:
+    """Normalize every rejected payload again and archive those that now pass.
+
+    A payload that passes leaves `rejected_payloads`, because its body is then
+    kept in `raw_payloads`; one that still fails stays where it is.
+    """
+    return _execute(settings, SyncRequest(), "rejected_payloads", _retry_rejected)
+
+
+def replay_archive(settings: Settings) -> ReplayCounts:
+    """Rebuild the normalized tables from `raw_payloads` under the run lock."""
+    engine = connect(settings.database_url)
+    try:
+        ensure_schema(engine)
+        # NOTE: a replay takes the lock of unsharded runs only, so stop
+        # sharded syncs (`--shard`) before replaying.
+        with _locked(engine, "all"):
+            counts = replay(engine)
+    finally:
+        engine.dispose()
+    logger.info(
+        "Replayed %d payload versions of %d jobs; skipped %d that no longer pass.",
+        counts.versions,
+        counts.jobs,
+        counts.skipped,
+    )
+    return counts
+
+
+def _retry_rejected(run: _Run) -> None:
+    engine = run.archive.engine
+    for rejected_id, raw in iter_rejected(engine):
+        if run.process(raw) is not Outcome.REJECTED:
+            delete_rejected(engine, rejected_id)
 
 
 def _load_files(run: _Run, root: Path) -> None:

@@ -6,6 +6,8 @@ variable, PostgreSQL tests are skipped, unless ETL_REQUIRE_POSTGRES=1 makes
 them fail.
 """
 
+from __future__ import annotations
+
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,6 +28,20 @@ REQUIRE_POSTGRES_VARIABLE = "ETL_REQUIRE_POSTGRES"
 # databases.
 MAINTENANCE_DATABASE = "postgres"
 TEST_DATABASE_PREFIX = "etl_test_"
+
+
+class MaskedUrl(str):
+    """A database URL whose repr hides the password, so test reports omit it."""
+
+    def __new__(cls, url: URL) -> MaskedUrl:
+        masked = super().__new__(cls, url.render_as_string(hide_password=False))
+        masked.masked = url.render_as_string(hide_password=True)
+        return masked
+
+    masked: str
+
+    def __repr__(self) -> str:
+        return repr(self.masked)
 
 
 def make_sqlite_url(tmp_path: Path) -> str:
@@ -81,7 +97,7 @@ def create_postgres_database() -> Iterator[str]:
 
         try:
             database_url = server_url.set(database=database_name)
-            yield database_url.render_as_string(hide_password=False)
+            yield MaskedUrl(database_url)
         finally:
             # FORCE ends connections that the test left open (PostgreSQL 13+).
             with maintenance_engine.connect() as connection:

@@ -13,7 +13,16 @@ import enum
 import logging
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from etl.errors import PayloadError
 from etl.extract.records import RawPayload
@@ -21,10 +30,22 @@ from etl.load import schema
 from etl.load.upsert import insert_ignoring_duplicates, upsert
 from etl.normalize import NormalizedJob
 
-__all__ = ["Archive", "Outcome"]
+__all__ = ["NORMALIZED_TABLES", "Archive", "Outcome", "write_rows"]
 
 logger = logging.getLogger(__name__)
 
+# Every table built from payloads, children before parents.
+NORMALIZED_TABLES = (
+    schema.sensor_frame_kinds,
+    schema.sensor_frame_traces,
+    schema.sensor_frame_lever_versions,
+    schema.sensor_frames,
+    schema.history,
+    schema.prompt_messages,
+    schema.candidates,
+    schema.lever_versions,
+    schema.jobs,
+)
 _SNAPSHOT_TABLES = (schema.prompt_messages, schema.candidates, schema.lever_versions)
 _FRAME_CHILD_TABLES = (
     schema.sensor_frame_kinds,
@@ -63,19 +84,21 @@ class Archive:
                 ).where(schema.jobs.c.job_id == job.job_id)
             ).first()
             if current is not None and current.payload_sha256 == raw.sha256:
-                _touch(connection, job.job_id, raw.fetched_at, current.last_fetched_at)
+                if raw.fetched_at > current.last_fetched_at:
+                    _touch(connection, job.job_id, raw.sha256, raw.fetched_at)
                 return Outcome.UNCHANGED
             if _is_archived(connection, job.job_id, raw.sha256):
                 logger.debug("Skipped an older payload version of job %s.", job.job_id)
                 return Outcome.UNCHANGED
-            _write_job(connection, raw, job)
+            _insert_raw(connection, raw, job.job_id)
+            write_rows(connection, raw, job)
         return Outcome.LOADED
 
     def reject(self, raw: RawPayload, error: PayloadError) -> None:
         """Keep a payload that could not be normalized, with the reason."""
         row = {
             "run_id": self.run_id,
-            "job_id": raw.job_id,
+            "job_id": raw.job_id or error.job_id,
             "source": raw.source,
             "error": str(error),
             "error_path": error.path or None,
@@ -93,14 +116,20 @@ class Archive:
 
 
 def _touch(
-    connection: Connection, job_id: str, fetched_at: datetime, last: datetime
+    connection: Connection, job_id: str, sha256: str, fetched_at: datetime
 ) -> None:
-    if fetched_at > last:
-        connection.execute(
-            update(schema.jobs)
-            .where(schema.jobs.c.job_id == job_id)
-            .values(last_fetched_at=fetched_at)
-        )
+    """Record a fetch that returned the current payload again."""
+    connection.execute(
+        update(schema.jobs)
+        .where(schema.jobs.c.job_id == job_id)
+        .values(last_fetched_at=fetched_at)
+    )
+    raw = schema.raw_payloads
+    connection.execute(
+        update(raw)
+        .where(raw.c.job_id == job_id, raw.c.sha256 == sha256)
+        .values(last_fetched_at=fetched_at)
+    )
 
 
 def _is_archived(connection: Connection, job_id: str, sha256: str) -> bool:
@@ -111,21 +140,27 @@ def _is_archived(connection: Connection, job_id: str, sha256: str) -> bool:
     return found is not None
 
 
-def _write_job(connection: Connection, raw: RawPayload, job: NormalizedJob) -> None:
+def _insert_raw(connection: Connection, raw: RawPayload, job_id: str) -> None:
+    """Archive a new payload version as the job's next version number."""
+    table = schema.raw_payloads
+    latest = connection.execute(
+        select(func.max(table.c.version)).where(table.c.job_id == job_id)
+    ).scalar_one()
+    row = {
+        "job_id": job_id,
+        "sha256": raw.sha256,
+        "body": raw.body,
+        "source": raw.source,
+        "fetched_at": raw.fetched_at,
+        "last_fetched_at": raw.fetched_at,
+        "version": (latest or 0) + 1,
+    }
+    connection.execute(insert(table).values(row))
+
+
+def write_rows(connection: Connection, raw: RawPayload, job: NormalizedJob) -> None:
+    """Upsert the job row and its children from one payload version."""
     job_id = job.job_id
-    insert_ignoring_duplicates(
-        connection,
-        schema.raw_payloads,
-        [
-            {
-                "job_id": job_id,
-                "sha256": raw.sha256,
-                "body": raw.body,
-                "source": raw.source,
-                "fetched_at": raw.fetched_at,
-            }
-        ],
-    )
     job_row = job.job | {
         "payload_sha256": raw.sha256,
         "first_seen_at": raw.fetched_at,

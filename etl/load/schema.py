@@ -204,7 +204,10 @@ raw_payloads = Table(
     Column("body", LargeBinary, nullable=False, comment="The bytes as received."),
     Column("source", Text, nullable=False, comment="URL, or file and line."),
     Column("fetched_at", UtcDateTime, nullable=False),
+    Column("last_fetched_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
     Index(None, "fetched_at"),
+    Index(None, "job_id", "version", unique=True),
 )
 
 rejected_payloads = Table(

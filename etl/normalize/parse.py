@@ -80,20 +80,29 @@ def validate(payload: dict[str, Any]) -> ResultsPayload:
     try:
         return ResultsPayload.model_validate(flat)
     except ValidationError as exc:
-        raise _describe(exc, origin) from None
+        job_id = flat["job_id"]
+        known_id = str(job_id) if isinstance(job_id, str | int) else None
+        raise _describe(exc, origin, known_id) from None
 
 
-def _describe(exc: ValidationError, origin: dict[str, str]) -> PayloadError:
+def _describe(
+    exc: ValidationError, origin: dict[str, str], job_id: str | None
+) -> PayloadError:
     first = exc.errors(include_url=False)[0]
     location = [str(part) for part in first["loc"]]
     path = origin.get(location[0], "") + ".".join(location) if location else ""
-    shown = repr(first.get("input"))
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
+    if first["type"] == "value_error":
+        # The project's own validators already name the value they reject.
+        problem = first["msg"].removeprefix("Value error, ")
+    else:
+        shown = repr(first.get("input"))
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        problem = f"{first['msg'].lower()}, got {shown}"
     more = exc.error_count() - 1
     suffix = f" ({more} more invalid field{'s' if more != 1 else ''})" if more else ""
-    message = f"Invalid value at {path}: {first['msg']}; got {shown}{suffix}."
-    return PayloadError(message, path=path)
+    message = f"Invalid value at {path}: {problem}{suffix}."
+    return PayloadError(message, path=path, job_id=job_id)
 
 
 def _json_type(value: Any) -> str:

@@ -80,11 +80,18 @@ def upgrade() -> None:
             "source", sa.Text(), nullable=False, comment="URL, or file and line."
         ),
         sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_fetched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("job_id", "sha256", name=op.f("pk_raw_payloads")),
     )
     with op.batch_alter_table("raw_payloads", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_raw_payloads_fetched_at"), ["fetched_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_raw_payloads_job_id_version"),
+            ["job_id", "version"],
+            unique=True,
         )
 
     op.create_table(
@@ -238,6 +245,7 @@ def downgrade() -> None:
     op.drop_table("history")
     op.drop_table("candidates")
     with op.batch_alter_table("raw_payloads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_raw_payloads_job_id_version"))
         batch_op.drop_index(batch_op.f("ix_raw_payloads_fetched_at"))
 
     op.drop_table("raw_payloads")
