@@ -18,6 +18,7 @@ __all__ = [
     "PermanentError",
     "SchemaError",
     "SourceError",
+    "TlsError",
     "TransientError",
     "UnreachableError",
 ]
@@ -69,6 +70,10 @@ class AuthenticationError(PermanentError):
 
 class SourceError(PermanentError):
     """A source that cannot be read: an unreachable host or a missing file."""
+
+
+class TlsError(PermanentError):
+    """The API's TLS certificate could not be verified; the whole run stops."""
 
 
 class JobNotFoundError(PermanentError):

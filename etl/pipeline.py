@@ -23,6 +23,7 @@ from etl.errors import (
     InvalidBodyError,
     LockHeldError,
     PayloadError,
+    TlsError,
     UnreachableError,
 )
 from etl.extract import RawPayload, SynthClient, read_payloads
@@ -383,7 +384,7 @@ def _store_fetched(run: _Run, item: _Fetched) -> None:
         run.process(item)
         return
     job_id, error = item
-    if isinstance(error, AuthenticationError | UnreachableError):
+    if isinstance(error, AuthenticationError | TlsError | UnreachableError):
         raise error
     if isinstance(error, InvalidBodyError):
         raw = RawPayload(

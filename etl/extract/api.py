@@ -36,6 +36,7 @@ from etl.errors import (
     InvalidBodyError,
     JobNotFoundError,
     PermanentError,
+    TlsError,
     TransientError,
     UnreachableError,
 )
@@ -148,6 +149,12 @@ class SynthClient:
         try:
             response = await self._client.get(path, params=params)
         except httpx.ConnectError as exc:
+            if _caused_by_tls(exc):
+                raise TlsError(
+                    f"The TLS certificate of {self.settings.backend_url} could not "
+                    f"be verified: {_reason(exc)}. Set ETL_CA_BUNDLE to a PEM file "
+                    "of the CA that signed it."
+                ) from exc
             raise UnreachableError(
                 f"Cannot connect to {self.settings.backend_url}: {_reason(exc)}. "
                 "Check SYNTH_BACKEND_URL and the network."
@@ -258,6 +265,15 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _caused_by_tls(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _reason(exc: BaseException) -> str:
