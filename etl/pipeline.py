@@ -43,7 +43,7 @@ from etl.load.lock import RunLock
 from etl.load.rejected import delete_rejected, iter_rejected
 from etl.load.replay import ReplayCounts, replay
 from etl.load.runs import mark_interrupted, newest_running
-from etl.normalize import normalize_body
+from etl.normalize import NormalizedJob, normalize_body
 from etl.progress import Progress
 
 __all__ = [
@@ -115,16 +115,29 @@ class RunResult:
     seconds: float
 
 
+# A batch is written when it reaches either bound. Large batches amortize
+# round trips; the bounds keep memory flat whatever the number of jobs.
+BATCH_MAX_JOBS = 500
+BATCH_MAX_ROWS = 50_000
+
+
 class _Run:
-    """Counts and stores payloads for one run."""
+    """Counts payloads and stores them in batches for one run."""
 
     def __init__(self, archive: Archive, progress: Progress) -> None:
         self.archive = archive
         self.progress = progress
         self.counts = RunCounts()
+        self._batch: dict[str, tuple[RawPayload, NormalizedJob]] = {}
+        self._batch_rows = 0
 
-    def process(self, raw: RawPayload) -> Outcome:
-        """Normalize and store one payload; a bad payload becomes rejected."""
+    def add(self, raw: RawPayload) -> bool:
+        """Normalize a payload and queue it for the next batch.
+
+        Returns False when the payload was rejected instead. A second payload
+        of a job already in the batch writes the batch first, because a batch
+        holds one payload per job.
+        """
         self.counts.fetched += 1
         self.progress.advance()
         try:
@@ -133,13 +146,27 @@ class _Run:
             job = normalize_body(raw.body)
         except PayloadError as error:
             self._reject(raw, error)
-            return Outcome.REJECTED
-        outcome = self.archive.store(raw, job)
-        if outcome is Outcome.LOADED:
-            self.counts.loaded += 1
-        else:
-            self.counts.unchanged += 1
-        return outcome
+            return False
+        if job.job_id in self._batch:
+            self.flush()
+        self._batch[job.job_id] = (raw, job)
+        self._batch_rows += job.row_count
+        if len(self._batch) >= BATCH_MAX_JOBS or self._batch_rows >= BATCH_MAX_ROWS:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Write the queued payloads in one transaction."""
+        if not self._batch:
+            return
+        outcomes = self.archive.store_batch(list(self._batch.values()))
+        self._batch.clear()
+        self._batch_rows = 0
+        for outcome in outcomes:
+            if outcome is Outcome.LOADED:
+                self.counts.loaded += 1
+            else:
+                self.counts.unchanged += 1
 
     def _reject(self, raw: RawPayload, error: PayloadError) -> None:
         logger.warning("Rejected the payload from %s: %s", raw.source, error)
@@ -210,13 +237,14 @@ def replay_archive(settings: Settings) -> ReplayCounts:
 def _retry_rejected(run: _Run) -> None:
     engine = run.archive.engine
     for rejected_id, raw in iter_rejected(engine):
-        if run.process(raw) is not Outcome.REJECTED:
+        if run.add(raw):
+            run.flush()
             delete_rejected(engine, rejected_id)
 
 
 def _load_files(run: _Run, root: Path) -> None:
     for raw in read_payloads(root):
-        run.process(raw)
+        run.add(raw)
 
 
 def _execute(
@@ -266,7 +294,10 @@ def _record(
         run = _Run(Archive(engine, run_id), progress)
         try:
             body(run)
+            run.flush()
         except (EtlError, KeyboardInterrupt) as exc:
+            # Payloads received before the failure are still archived.
+            run.flush()
             error = str(exc) or type(exc).__name__
             finish_run(engine, run_id, RunStatus.FAILED, run.counts, error)
             logger.error("Run %s failed: %s", run_id, error)
@@ -356,6 +387,9 @@ async def _fetch_and_store(
         for _ in range(len(job_ids)):
             item = await fetched.get()
             await asyncio.to_thread(_store_fetched, run, item)
+            if fetched.empty():
+                # Nothing else has arrived: write now rather than wait.
+                await asyncio.to_thread(run.flush)
     finally:
         for worker in workers:
             worker.cancel()
@@ -381,7 +415,7 @@ async def _fetch_worker(
 
 def _store_fetched(run: _Run, item: _Fetched) -> None:
     if isinstance(item, RawPayload):
-        run.process(item)
+        run.add(item)
         return
     job_id, error = item
     if isinstance(error, AuthenticationError | TlsError | UnreachableError):
@@ -393,6 +427,6 @@ def _store_fetched(run: _Run, item: _Fetched) -> None:
             fetched_at=datetime.now(UTC),
             job_id=job_id,
         )
-        run.process(raw)
+        run.add(raw)
         return
     run.fail(job_id, error)

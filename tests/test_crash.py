@@ -19,7 +19,7 @@ from archive_helpers import dump_archive
 from etl.load import schema
 from etl.normalize import normalize_body
 
-JOBS = 120
+JOBS = 250
 KILLS = 20
 SEED = 20261204
 
@@ -105,13 +105,17 @@ def assert_whole_jobs(url: str) -> None:
     for job_id, (job,) in jobs.items():
         expected = normalize_body(raw[(job_id, job["payload_sha256"])])
         assert job["best_reward"] == expected.job["best_reward"], job_id
-        assert tables["candidates"].get(job_id, []) == expected.candidates, job_id
-        assert tables["lever_versions"].get(job_id, []) == sorted(
-            expected.lever_versions, key=lambda row: row["lever_id"]
+        assert tables["candidates"].get(job_id, []) == expected.as_dicts(
+            "candidates"
         ), job_id
-        assert tables["prompt_messages"].get(job_id, []) == expected.prompt_messages
+        assert tables["lever_versions"].get(job_id, []) == sorted(
+            expected.as_dicts("lever_versions"), key=lambda row: row["lever_id"]
+        ), job_id
+        assert tables["prompt_messages"].get(job_id, []) == expected.as_dicts(
+            "prompt_messages"
+        )
         frames = {row["frame_id"]: row for row in tables["sensor_frames"][job_id]}
-        for frame in expected.sensor_frames:
+        for frame in expected.as_dicts("sensor_frames"):
             assert frames[frame["frame_id"]] == frame, job_id
     orphans = set(raw) - {
         (job_id, rows[0]["payload_sha256"]) for job_id, rows in jobs.items()

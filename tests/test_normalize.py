@@ -42,8 +42,8 @@ def test_best_candidate_with_messages() -> None:
 
     assert job.job["best_candidate_id"] == "c9"
     assert job.job["best_prompt_reward"] == 0.66
-    assert [row["content"] for row in job.prompt_messages] == ["Be brief."]
-    assert [row["candidate_id"] for row in job.candidates] == ["c9"]
+    assert [row["content"] for row in job.as_dicts("prompt_messages")] == ["Be brief."]
+    assert [row["candidate_id"] for row in job.as_dicts("candidates")] == ["c9"]
 
 
 @pytest.mark.parametrize("container", ["result", "metadata", "job_metadata"])
@@ -62,7 +62,9 @@ def test_fields_under_container(container: str) -> None:
 
     assert job.job["best_reward"] == 0.42
     assert job.job["created_at"] == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert job.history == [{"job_id": "j1", "generation": 1, "best_reward": 0.42}]
+    assert job.as_dicts("history") == [
+        {"job_id": "j1", "generation": 1, "best_reward": 0.42}
+    ]
     assert job.job["extra"] is None
 
 
@@ -93,11 +95,13 @@ def test_numeric_string_versions() -> None:
         }
     )
 
-    versions = {row["candidate_id"]: row["lever_version"] for row in job.candidates}
+    versions = {
+        row["candidate_id"]: row["lever_version"] for row in job.as_dicts("candidates")
+    }
     assert versions == {"a": 7, "b": 3, "c": 4}
     assert job.job["latest_version"] == 7
     assert job.job["best_lever_version"] == 7
-    assert job.lever_versions[0]["version"] == 2
+    assert job.as_dicts("lever_versions")[0]["version"] == 2
 
 
 @pytest.mark.parametrize("field", ["lever_summary", "lever_versions", "sensor_frames"])
@@ -109,10 +113,10 @@ def test_null_or_missing_mipro_fields(field: str, present: bool) -> None:
 
     job = normalize_payload(payload)
 
-    assert job.candidates == []
-    assert job.lever_versions == []
-    assert job.sensor_frames == []
-    assert job.history == []
+    assert job.as_dicts("candidates") == []
+    assert job.as_dicts("lever_versions") == []
+    assert job.as_dicts("sensor_frames") == []
+    assert job.as_dicts("history") == []
 
 
 def test_extra_fields_kept_as_json() -> None:
@@ -161,7 +165,9 @@ def test_timestamps_stored_in_utc(text: Any, expected: datetime) -> None:
         {"job_id": "j1", "sensor_frames": [{"frame_id": "f", "created_at": text}]}
     )
 
-    assert job.sensor_frames[0]["created_at"] == expected.replace(tzinfo=UTC)
+    assert job.as_dicts("sensor_frames")[0]["created_at"] == expected.replace(
+        tzinfo=UTC
+    )
 
 
 def test_frames_without_id_dropped() -> None:
@@ -172,7 +178,7 @@ def test_frames_without_id_dropped() -> None:
         }
     )
 
-    assert [row["frame_id"] for row in job.sensor_frames] == ["f"]
+    assert [row["frame_id"] for row in job.as_dicts("sensor_frames")] == ["f"]
 
 
 def test_repeated_keys_last_wins() -> None:
@@ -190,13 +196,15 @@ def test_repeated_keys_last_wins() -> None:
         }
     )
 
-    assert job.sensor_frames == [
+    assert job.as_dicts("sensor_frames") == [
         {"job_id": "j1", "frame_id": "f", "created_at": None, "sensor_count": 2}
     ]
-    assert job.sensor_frame_kinds == [
+    assert job.as_dicts("sensor_frame_kinds") == [
         {"job_id": "j1", "frame_id": "f", "kind": "timing"}
     ]
-    assert job.history == [{"job_id": "j1", "generation": 1, "best_reward": 0.2}]
+    assert job.as_dicts("history") == [
+        {"job_id": "j1", "generation": 1, "best_reward": 0.2}
+    ]
 
 
 def test_unsafe_text_replaced() -> None:
@@ -207,7 +215,7 @@ def test_unsafe_text_replaced() -> None:
 
     job = normalize_body(raw)
 
-    assert job.prompt_messages[0]["content"] == "a\ufffdb\ufffdc"
+    assert job.as_dicts("prompt_messages")[0]["content"] == "a\ufffdb\ufffdc"
 
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])

@@ -101,3 +101,11 @@ def test_sync_stops_on_unknown_revision(database_url: str) -> None:
 
     assert result.exit_code == 2
     assert "at revision 9999, which this version of etl does not know" in result.stderr
+
+
+def test_child_columns_match_tables() -> None:
+    from etl.normalize.rows import CHILD_COLUMNS
+
+    for name, columns in CHILD_COLUMNS.items():
+        table = schema.metadata.tables[name]
+        assert columns == tuple(column.name for column in table.columns), name

@@ -1,36 +1,33 @@
-"""Write normalized jobs, raw payloads and rejected payloads, one job at a time.
+"""Write normalized jobs, raw payloads and rejected payloads in batches.
 
-Each job is written in one transaction, so its rows always come from one
-payload version. Tables describing the best result (prompt messages,
-candidates, lever versions) mirror the latest payload; sensor frames and
-history accumulate, so rows once archived stay when a later payload of the
-same job omits them.
+A batch of jobs is written in one transaction with one bulk statement per
+table, so each job's rows always come from one payload version: a batch
+lands whole or not at all. Tables describing the best result (prompt
+messages, candidates, lever versions) mirror the latest payload; sensor
+frames and history accumulate, so rows once archived stay when a later
+payload of the same job omits them.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from etl.errors import PayloadError
 from etl.extract.records import RawPayload
 from etl.load import schema
-from etl.load.upsert import insert_ignoring_duplicates, upsert
+from etl.load.bulk import BulkWriter, bulk_writer
+from etl.load.upsert import insert_ignoring_duplicates
 from etl.normalize import NormalizedJob
+from etl.normalize.rows import CHILD_COLUMNS
 
-__all__ = ["NORMALIZED_TABLES", "Archive", "Outcome", "write_rows"]
+__all__ = ["NORMALIZED_TABLES", "Archive", "Outcome", "write_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +49,21 @@ _FRAME_CHILD_TABLES = (
     schema.sensor_frame_traces,
     schema.sensor_frame_lever_versions,
 )
+# Parents before children, as foreign keys require.
+_CHILD_TABLES = (
+    schema.prompt_messages,
+    schema.candidates,
+    schema.lever_versions,
+    schema.sensor_frames,
+    schema.sensor_frame_kinds,
+    schema.sensor_frame_traces,
+    schema.sensor_frame_lever_versions,
+    schema.history,
+)
+_JOB_COLUMNS = tuple(column.name for column in schema.jobs.columns)
+_RAW_COLUMNS = tuple(column.name for column in schema.raw_payloads.columns)
+# SQLite allows 32,766 bound parameters a statement; IN lists stay far below.
+_LOOKUP_CHUNK = 500
 
 
 class Outcome(enum.StrEnum):
@@ -62,6 +74,16 @@ class Outcome(enum.StrEnum):
     REJECTED = "rejected"
 
 
+@dataclass(frozen=True)
+class Version:
+    """A payload version to write, with its number among the job's versions."""
+
+    raw: RawPayload
+    job: NormalizedJob
+    number: int
+    job_exists: bool
+
+
 class Archive:
     """The database side of a run: stores payloads under one run id."""
 
@@ -70,29 +92,47 @@ class Archive:
         self.run_id = run_id
 
     def store(self, raw: RawPayload, job: NormalizedJob) -> Outcome:
-        """Archive the raw payload and upsert the job's rows atomically.
+        """Archive one payload; see `store_batch`."""
+        return self.store_batch([(raw, job)])[0]
 
-        A payload whose SHA-256 is the job's current one only moves
-        `last_fetched_at`. A payload already archived as an older version of
-        the job is skipped, so re-reading old saved files never rolls a job
-        back.
+    def store_batch(
+        self, items: Sequence[tuple[RawPayload, NormalizedJob]]
+    ) -> list[Outcome]:
+        """Archive payloads of distinct jobs in one transaction.
+
+        A payload whose SHA-256 is the job's current one only moves its fetch
+        time. A payload archived before as an older version of the job is
+        skipped, so re-reading old saved files never rolls a job back.
         """
+        job_ids = [job.job_id for _, job in items]
+        if len(set(job_ids)) != len(job_ids):
+            raise ValueError("a batch must not hold two payloads of one job")
         with self.engine.begin() as connection:
-            current = connection.execute(
-                select(
-                    schema.jobs.c.payload_sha256, schema.jobs.c.last_fetched_at
-                ).where(schema.jobs.c.job_id == job.job_id)
-            ).first()
-            if current is not None and current.payload_sha256 == raw.sha256:
-                if raw.fetched_at > current.last_fetched_at:
-                    _touch(connection, job.job_id, raw.sha256, raw.fetched_at)
-                return Outcome.UNCHANGED
-            if _is_archived(connection, job.job_id, raw.sha256):
-                logger.debug("Skipped an older payload version of job %s.", job.job_id)
-                return Outcome.UNCHANGED
-            _insert_raw(connection, raw, job.job_id)
-            write_rows(connection, raw, job)
-        return Outcome.LOADED
+            current = _current_versions(connection, job_ids)
+            archived = _archived_versions(connection, job_ids)
+            outcomes: list[Outcome] = []
+            touched: list[tuple[RawPayload, str]] = []
+            versions: list[Version] = []
+            for raw, job in items:
+                known = archived.get(job.job_id, {})
+                sha256, last_fetched_at = current.get(job.job_id, ("", raw.fetched_at))
+                if sha256 == raw.sha256:
+                    if raw.fetched_at > last_fetched_at:
+                        touched.append((raw, job.job_id))
+                    outcomes.append(Outcome.UNCHANGED)
+                elif raw.sha256 in known:
+                    logger.debug("Skipped an older payload of job %s.", job.job_id)
+                    outcomes.append(Outcome.UNCHANGED)
+                else:
+                    number = max(known.values(), default=0) + 1
+                    exists = job.job_id in current
+                    versions.append(Version(raw, job, number, exists))
+                    outcomes.append(Outcome.LOADED)
+            writer = bulk_writer(connection)
+            _touch(connection, touched)
+            _insert_raw(writer, versions)
+            write_jobs(writer, versions)
+        return outcomes
 
     def reject(self, raw: RawPayload, error: PayloadError) -> None:
         """Keep a payload that could not be normalized, with the reason."""
@@ -115,89 +155,118 @@ class Archive:
             )
 
 
-def _touch(
-    connection: Connection, job_id: str, sha256: str, fetched_at: datetime
-) -> None:
-    """Record a fetch that returned the current payload again."""
-    connection.execute(
-        update(schema.jobs)
-        .where(schema.jobs.c.job_id == job_id)
-        .values(last_fetched_at=fetched_at)
-    )
+def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
+    return [
+        values[start : start + _LOOKUP_CHUNK]
+        for start in range(0, len(values), _LOOKUP_CHUNK)
+    ]
+
+
+def _current_versions(
+    connection: Connection, job_ids: Sequence[str]
+) -> dict[str, tuple[str, datetime]]:
+    """Return the SHA-256 and last fetch time of each archived job's payload."""
+    jobs = schema.jobs
+    current: dict[str, tuple[str, datetime]] = {}
+    for chunk in _chunks(job_ids):
+        query = select(
+            jobs.c.job_id, jobs.c.payload_sha256, jobs.c.last_fetched_at
+        ).where(jobs.c.job_id.in_(chunk))
+        for row in connection.execute(query):
+            current[row.job_id] = (row.payload_sha256, row.last_fetched_at)
+    return current
+
+
+def _archived_versions(
+    connection: Connection, job_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Return each job's archived payload hashes with their version numbers."""
     raw = schema.raw_payloads
+    archived: dict[str, dict[str, int]] = {}
+    for chunk in _chunks(job_ids):
+        query = select(raw.c.job_id, raw.c.sha256, raw.c.version).where(
+            raw.c.job_id.in_(chunk)
+        )
+        for row in connection.execute(query):
+            archived.setdefault(row.job_id, {})[row.sha256] = row.version
+    return archived
+
+
+def _touch(connection: Connection, touched: list[tuple[RawPayload, str]]) -> None:
+    """Record fetches that returned a job's current payload again."""
+    if not touched:
+        return
+    jobs, raw = schema.jobs, schema.raw_payloads
+    parameters = [
+        {"key_job_id": job_id, "key_sha256": item.sha256, "fetched": item.fetched_at}
+        for item, job_id in touched
+    ]
+    connection.execute(
+        update(jobs)
+        .where(jobs.c.job_id == bindparam("key_job_id"))
+        .values(last_fetched_at=bindparam("fetched")),
+        parameters,
+    )
     connection.execute(
         update(raw)
-        .where(raw.c.job_id == job_id, raw.c.sha256 == sha256)
-        .values(last_fetched_at=fetched_at)
-    )
-
-
-def _is_archived(connection: Connection, job_id: str, sha256: str) -> bool:
-    table = schema.raw_payloads
-    found = connection.execute(
-        select(table.c.job_id).where(table.c.job_id == job_id, table.c.sha256 == sha256)
-    ).first()
-    return found is not None
-
-
-def _insert_raw(connection: Connection, raw: RawPayload, job_id: str) -> None:
-    """Archive a new payload version as the job's next version number."""
-    table = schema.raw_payloads
-    latest = connection.execute(
-        select(func.max(table.c.version)).where(table.c.job_id == job_id)
-    ).scalar_one()
-    row = {
-        "job_id": job_id,
-        "sha256": raw.sha256,
-        "body": raw.body,
-        "source": raw.source,
-        "fetched_at": raw.fetched_at,
-        "last_fetched_at": raw.fetched_at,
-        "version": (latest or 0) + 1,
-    }
-    connection.execute(insert(table).values(row))
-
-
-def write_rows(connection: Connection, raw: RawPayload, job: NormalizedJob) -> None:
-    """Upsert the job row and its children from one payload version."""
-    job_id = job.job_id
-    job_row = job.job | {
-        "payload_sha256": raw.sha256,
-        "first_seen_at": raw.fetched_at,
-        "last_changed_at": raw.fetched_at,
-        "last_fetched_at": raw.fetched_at,
-    }
-    upsert(connection, schema.jobs, [job_row], keep=["first_seen_at"])
-
-    for table in _SNAPSHOT_TABLES:
-        connection.execute(delete(table).where(table.c.job_id == job_id))
-    upsert(connection, schema.prompt_messages, job.prompt_messages)
-    upsert(connection, schema.candidates, job.candidates)
-    upsert(connection, schema.lever_versions, job.lever_versions)
-
-    _replace_frame_children(connection, job)
-    upsert(connection, schema.sensor_frames, job.sensor_frames)
-    upsert(connection, schema.sensor_frame_kinds, job.sensor_frame_kinds)
-    upsert(connection, schema.sensor_frame_traces, job.sensor_frame_traces)
-    upsert(
-        connection, schema.sensor_frame_lever_versions, job.sensor_frame_lever_versions
-    )
-    upsert(connection, schema.history, job.history)
-
-
-def _replace_frame_children(connection: Connection, job: NormalizedJob) -> None:
-    """Delete the lists of the frames this payload sends, before rewriting them."""
-    keys = [
-        {"key_job_id": row["job_id"], "key_frame_id": row["frame_id"]}
-        for row in job.sensor_frames
-    ]
-    if not keys:
-        return
-    for table in _FRAME_CHILD_TABLES:
-        connection.execute(
-            delete(table).where(
-                table.c.job_id == bindparam("key_job_id"),
-                table.c.frame_id == bindparam("key_frame_id"),
-            ),
-            keys,
+        .where(
+            raw.c.job_id == bindparam("key_job_id"),
+            raw.c.sha256 == bindparam("key_sha256"),
         )
+        .values(last_fetched_at=bindparam("fetched")),
+        parameters,
+    )
+
+
+def _insert_raw(writer: BulkWriter, versions: Sequence[Version]) -> None:
+    rows = []
+    for version in versions:
+        values = {
+            "job_id": version.job.job_id,
+            "sha256": version.raw.sha256,
+            "body": version.raw.body,
+            "source": version.raw.source,
+            "fetched_at": version.raw.fetched_at,
+            "last_fetched_at": version.raw.fetched_at,
+            "version": version.number,
+        }
+        rows.append(tuple(values[name] for name in _RAW_COLUMNS))
+    writer.upsert(schema.raw_payloads, _RAW_COLUMNS, rows, keep=_RAW_COLUMNS)
+
+
+def write_jobs(writer: BulkWriter, versions: Sequence[Version]) -> None:
+    """Upsert the job rows and child rows of payload versions of distinct jobs."""
+    if not versions:
+        return
+    job_rows = [
+        _job_values(version.job, version.raw.fetched_at, version.raw.sha256)
+        for version in versions
+    ]
+    writer.upsert(schema.jobs, _JOB_COLUMNS, job_rows, keep=("first_seen_at",))
+
+    rewritten = [version.job for version in versions if version.job_exists]
+    for table in _SNAPSHOT_TABLES:
+        writer.delete_by_job(table, [job.job_id for job in rewritten])
+    frame_keys = [
+        (job.job_id, frame[1]) for job in rewritten for frame in job.sensor_frames
+    ]
+    for table in _FRAME_CHILD_TABLES:
+        writer.delete_by_frame(table, frame_keys)
+
+    for table in _CHILD_TABLES:
+        rows = [
+            row for version in versions for row in version.job.child_rows(table.name)
+        ]
+        writer.upsert(table, CHILD_COLUMNS[table.name], rows)
+
+
+def _job_values(
+    job: NormalizedJob, fetched_at: datetime, sha256: str
+) -> tuple[Any, ...]:
+    row = job.job | {
+        "payload_sha256": sha256,
+        "first_seen_at": fetched_at,
+        "last_changed_at": fetched_at,
+        "last_fetched_at": fetched_at,
+    }
+    return tuple(row[name] for name in _JOB_COLUMNS)

@@ -1,9 +1,10 @@
 """Rebuild every normalized table from `raw_payloads` alone.
 
-Each job's payload versions are applied in the order they were first
-archived (`raw_payloads.version`), exactly as a sync applied them, so the
-rebuilt tables equal the ones the original loads produced. The rebuild runs
-in one transaction: it completes or leaves the archive as it was.
+Payload versions are applied in the order they were first archived
+(`raw_payloads.version`), as the syncs applied them: first every job's
+version 1, then every version 2, and so on. So the rebuilt tables equal the
+ones the original loads produced. The rebuild runs in one transaction: it
+completes or leaves the archive as it was.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from etl.errors import PayloadError
 from etl.extract.records import RawPayload
 from etl.load import schema
-from etl.load.archive import NORMALIZED_TABLES, write_rows
+from etl.load.archive import NORMALIZED_TABLES, Version, write_jobs
+from etl.load.bulk import BulkWriter, bulk_writer
 from etl.normalize import normalize_body
 
 __all__ = ["ReplayCounts", "replay"]
 
 logger = logging.getLogger(__name__)
+
+_PAGE = 200
 
 
 @dataclass
@@ -36,63 +40,71 @@ class ReplayCounts:
 def replay(engine: Engine) -> ReplayCounts:
     """Delete the normalized tables and rebuild them from the raw payloads."""
     counts = ReplayCounts()
+    written: set[str] = set()
     with engine.begin() as connection:
         for table in NORMALIZED_TABLES:
             connection.execute(delete(table))
-        for job_id in _job_ids(connection):
-            counts.jobs += 1
-            _replay_job(connection, job_id, counts)
+        writer = bulk_writer(connection)
+        raw = schema.raw_payloads
+        newest = connection.execute(select(func.max(raw.c.version))).scalar_one()
+        for number in range(1, (newest or 0) + 1):
+            _replay_version(connection, writer, number, written, counts)
+        _restore_last_fetch(connection)
+    counts.jobs = len(written)
     return counts
 
 
-def _job_ids(connection: Connection) -> list[str]:
-    table = schema.raw_payloads
-    query = select(table.c.job_id).distinct().order_by(table.c.job_id)
-    return list(connection.execute(query).scalars())
-
-
-def _replay_job(connection: Connection, job_id: str, counts: ReplayCounts) -> None:
-    table = schema.raw_payloads
-    versions = connection.execute(
-        select(table.c.sha256, table.c.source, table.c.fetched_at, table.c.body)
-        .where(table.c.job_id == job_id)
-        .order_by(table.c.version)
-    )
-    written = None
-    for version in versions:
-        raw = RawPayload(
-            body=bytes(version.body),
-            source=version.source,
-            fetched_at=version.fetched_at,
-            job_id=job_id,
-        )
-        try:
-            job = normalize_body(raw.body)
-        except PayloadError as error:
-            logger.warning(
-                "Skipped payload %s of job %r in the replay: %s",
-                raw.sha256,
-                job_id,
-                error,
-            )
-            counts.skipped += 1
-            continue
-        write_rows(connection, raw, job)
-        written = raw.sha256
-        counts.versions += 1
-    if written is not None:
-        _restore_last_fetch(connection, job_id, written)
-
-
-def _restore_last_fetch(connection: Connection, job_id: str, sha256: str) -> None:
+def _replay_version(
+    connection: Connection,
+    writer: BulkWriter,
+    number: int,
+    written: set[str],
+    counts: ReplayCounts,
+) -> None:
+    """Apply version `number` of every job, a page of jobs at a time."""
     raw = schema.raw_payloads
-    last = connection.execute(
-        select(raw.c.last_fetched_at).where(
-            raw.c.job_id == job_id, raw.c.sha256 == sha256
-        )
-    ).scalar_one()
-    connection.execute(
-        update(schema.jobs)
-        .where(schema.jobs.c.job_id == job_id)
-        .values(last_fetched_at=last)
+    after = ""
+    while True:
+        page = connection.execute(
+            select(raw.c.job_id, raw.c.source, raw.c.fetched_at, raw.c.body)
+            .where(raw.c.version == number, raw.c.job_id > after)
+            .order_by(raw.c.job_id)
+            .limit(_PAGE)
+        ).all()
+        if not page:
+            return
+        versions = []
+        for row in page:
+            after = row.job_id
+            payload = RawPayload(
+                body=bytes(row.body),
+                source=row.source,
+                fetched_at=row.fetched_at,
+                job_id=row.job_id,
+            )
+            try:
+                job = normalize_body(payload.body)
+            except PayloadError as error:
+                logger.warning(
+                    "Skipped version %d of job %r in the replay: %s",
+                    number,
+                    row.job_id,
+                    error,
+                )
+                counts.skipped += 1
+                continue
+            versions.append(Version(payload, job, number, job.job_id in written))
+            written.add(job.job_id)
+        write_jobs(writer, versions)
+        counts.versions += len(versions)
+
+
+def _restore_last_fetch(connection: Connection) -> None:
+    """Copy each current payload's last fetch time to its job row."""
+    jobs, raw = schema.jobs, schema.raw_payloads
+    last_fetch = (
+        select(raw.c.last_fetched_at)
+        .where(raw.c.job_id == jobs.c.job_id, raw.c.sha256 == jobs.c.payload_sha256)
+        .scalar_subquery()
     )
+    connection.execute(update(jobs).values(last_fetched_at=last_fetch))

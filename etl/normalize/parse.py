@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,10 @@ __all__ = ["CONTAINERS", "KNOWN_FIELDS", "merge_containers", "parse_body", "vali
 # Objects that may carry any payload field; the first non-null value wins,
 # in this order, after the top level.
 CONTAINERS = ("result", "metadata", "job_metadata")
+# JSON can carry NUL or a surrogate only as a `\u` escape, because the parser
+# rejects raw control characters and invalid UTF-8 fails to decode. A body
+# without such an escape needs no cleaning.
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 KNOWN_FIELDS = frozenset(ResultsPayload.model_fields)
 
 
@@ -42,6 +47,8 @@ def parse_body(body: bytes) -> dict[str, Any]:
             f"The body is a JSON {_json_type(value)}, but a results payload must "
             "be a JSON object with a job_id."
         )
+    if _UNSAFE_ESCAPE.search(text) is None:
+        return value
     cleaned: dict[str, Any] = clean_tree(value)
     return cleaned
 

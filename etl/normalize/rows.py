@@ -1,8 +1,10 @@
 """Split a validated payload into the rows of each archive table.
 
-Rows are plain dicts keyed by column name, ready for SQLAlchemy Core. Where
-one payload lists the same key twice (a frame, a generation, a candidate),
-the last occurrence wins.
+The job row is a dict keyed by column name. Child rows are tuples in the
+column order of `CHILD_COLUMNS`, which matches the tables, because a large
+job has thousands of them and tuples are what bulk loaders take. Where one
+payload lists the same key twice (a frame, a generation, a candidate), the
+last occurrence wins.
 """
 
 from __future__ import annotations
@@ -16,29 +18,70 @@ from etl.normalize.models import BestPrompt, ResultsPayload, SensorFrame
 from etl.normalize.parse import CONTAINERS, KNOWN_FIELDS
 from etl.normalize.status import normalize_status
 
-__all__ = ["NormalizedJob", "Row", "build_rows"]
+__all__ = ["CHILD_COLUMNS", "NormalizedJob", "Row", "build_rows"]
 
 Row = dict[str, Any]
+Values = tuple[Any, ...]
+
+CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "prompt_messages": (
+        "job_id",
+        "position",
+        "role",
+        "name",
+        "content",
+        "content_kind",
+    ),
+    "candidates": (
+        "job_id",
+        "candidate_id",
+        "lever_version",
+        "is_baseline",
+        "is_best",
+        "is_selected",
+    ),
+    "lever_versions": ("job_id", "lever_id", "version", "is_prompt_lever"),
+    "sensor_frames": ("job_id", "frame_id", "created_at", "sensor_count"),
+    "sensor_frame_kinds": ("job_id", "frame_id", "kind"),
+    "sensor_frame_traces": ("job_id", "frame_id", "trace_id", "position"),
+    "sensor_frame_lever_versions": ("job_id", "frame_id", "lever_id", "version"),
+    "history": ("job_id", "generation", "best_reward"),
+}
 
 
 @dataclass(frozen=True)
 class NormalizedJob:
-    """The rows of one payload, one attribute per table."""
+    """The rows of one payload: the job row and child rows for each table."""
 
     job: Row
-    prompt_messages: list[Row] = field(default_factory=list)
-    candidates: list[Row] = field(default_factory=list)
-    lever_versions: list[Row] = field(default_factory=list)
-    sensor_frames: list[Row] = field(default_factory=list)
-    sensor_frame_kinds: list[Row] = field(default_factory=list)
-    sensor_frame_traces: list[Row] = field(default_factory=list)
-    sensor_frame_lever_versions: list[Row] = field(default_factory=list)
-    history: list[Row] = field(default_factory=list)
+    prompt_messages: list[Values] = field(default_factory=list)
+    candidates: list[Values] = field(default_factory=list)
+    lever_versions: list[Values] = field(default_factory=list)
+    sensor_frames: list[Values] = field(default_factory=list)
+    sensor_frame_kinds: list[Values] = field(default_factory=list)
+    sensor_frame_traces: list[Values] = field(default_factory=list)
+    sensor_frame_lever_versions: list[Values] = field(default_factory=list)
+    history: list[Values] = field(default_factory=list)
 
     @property
     def job_id(self) -> str:
         job_id: str = self.job["job_id"]
         return job_id
+
+    def child_rows(self, table: str) -> list[Values]:
+        """Return the child rows of one table by its name."""
+        rows: list[Values] = getattr(self, table)
+        return rows
+
+    def as_dicts(self, table: str) -> list[Row]:
+        """Return the child rows of one table as dicts keyed by column name."""
+        columns = CHILD_COLUMNS[table]
+        return [dict(zip(columns, row, strict=True)) for row in self.child_rows(table)]
+
+    @property
+    def row_count(self) -> int:
+        """Count the job row and every child row."""
+        return 1 + sum(len(self.child_rows(table)) for table in CHILD_COLUMNS)
 
 
 def build_rows(payload: ResultsPayload, raw: dict[str, Any]) -> NormalizedJob:
@@ -54,7 +97,10 @@ def build_rows(payload: ResultsPayload, raw: dict[str, Any]) -> NormalizedJob:
         prompt_messages=_prompt_message_rows(job_id, payload),
         candidates=_candidate_rows(job_id, payload),
         lever_versions=_lever_version_rows(job_id, payload),
-        sensor_frames=[_frame_row(job_id, frame) for frame in frames],
+        sensor_frames=[
+            (job_id, frame.frame_id, frame.created_at, frame.sensor_count)
+            for frame in frames
+        ],
         sensor_frame_kinds=_frame_kind_rows(job_id, frames),
         sensor_frame_traces=_frame_trace_rows(job_id, frames),
         sensor_frame_lever_versions=_frame_lever_rows(job_id, frames),
@@ -177,27 +223,20 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _prompt_message_rows(job_id: str, payload: ResultsPayload) -> list[Row]:
+def _prompt_message_rows(job_id: str, payload: ResultsPayload) -> list[Values]:
     best = _best_prompt(payload)
     if best is None or best.messages is None:
         return []
     rows = []
     for position, message in enumerate(best.messages):
         is_pattern = message.content is None and message.pattern is not None
-        rows.append(
-            {
-                "job_id": job_id,
-                "position": position,
-                "role": message.role,
-                "name": message.name,
-                "content": message.pattern if is_pattern else message.content,
-                "content_kind": "pattern" if is_pattern else "content",
-            }
-        )
+        content = message.pattern if is_pattern else message.content
+        kind = "pattern" if is_pattern else "content"
+        rows.append((job_id, position, message.role, message.name, content, kind))
     return rows
 
 
-def _candidate_rows(job_id: str, payload: ResultsPayload) -> list[Row]:
+def _candidate_rows(job_id: str, payload: ResultsPayload) -> list[Values]:
     levers = payload.lever_summary
     versions = (levers.candidate_lever_versions if levers else None) or {}
     best_id = _best_candidate_id(payload)
@@ -208,29 +247,23 @@ def _candidate_rows(job_id: str, payload: ResultsPayload) -> list[Row]:
         if extra_id is not None and extra_id not in versions:
             candidate_ids.append(extra_id)
     return [
-        {
-            "job_id": job_id,
-            "candidate_id": candidate_id,
-            "lever_version": versions.get(candidate_id),
-            "is_baseline": candidate_id == baseline_id,
-            "is_best": candidate_id == best_id,
-            "is_selected": candidate_id == selected_id,
-        }
+        (
+            job_id,
+            candidate_id,
+            versions.get(candidate_id),
+            candidate_id == baseline_id,
+            candidate_id == best_id,
+            candidate_id == selected_id,
+        )
         for candidate_id in dict.fromkeys(candidate_ids)
     ]
 
 
-def _lever_version_rows(job_id: str, payload: ResultsPayload) -> list[Row]:
-    prompt_lever_id = (
-        payload.lever_summary.prompt_lever_id if payload.lever_summary else None
-    )
+def _lever_version_rows(job_id: str, payload: ResultsPayload) -> list[Values]:
+    levers = payload.lever_summary
+    prompt_lever_id = levers.prompt_lever_id if levers else None
     return [
-        {
-            "job_id": job_id,
-            "lever_id": lever_id,
-            "version": version,
-            "is_prompt_lever": lever_id == prompt_lever_id,
-        }
+        (job_id, lever_id, version, lever_id == prompt_lever_id)
         for lever_id, version in (payload.lever_versions or {}).items()
     ]
 
@@ -244,25 +277,16 @@ def _unique_frames(frames: list[SensorFrame | None] | None) -> list[SensorFrame]
     return list(unique.values())
 
 
-def _frame_row(job_id: str, frame: SensorFrame) -> Row:
-    return {
-        "job_id": job_id,
-        "frame_id": frame.frame_id,
-        "created_at": frame.created_at,
-        "sensor_count": frame.sensor_count,
-    }
-
-
-def _frame_kind_rows(job_id: str, frames: list[SensorFrame]) -> list[Row]:
+def _frame_kind_rows(job_id: str, frames: list[SensorFrame]) -> list[Values]:
     return [
-        {"job_id": job_id, "frame_id": frame.frame_id, "kind": kind}
+        (job_id, frame.frame_id, kind)
         for frame in frames
         for kind in dict.fromkeys(k for k in frame.sensor_kinds or [] if k is not None)
     ]
 
 
-def _frame_trace_rows(job_id: str, frames: list[SensorFrame]) -> list[Row]:
-    rows: list[Row] = []
+def _frame_trace_rows(job_id: str, frames: list[SensorFrame]) -> list[Values]:
+    rows: list[Values] = []
     for frame in frames:
         positions = {
             trace_id: position
@@ -270,37 +294,24 @@ def _frame_trace_rows(job_id: str, frames: list[SensorFrame]) -> list[Row]:
             if trace_id is not None
         }
         rows.extend(
-            {
-                "job_id": job_id,
-                "frame_id": frame.frame_id,
-                "trace_id": trace_id,
-                "position": position,
-            }
+            (job_id, frame.frame_id, trace_id, position)
             for trace_id, position in positions.items()
         )
     return rows
 
 
-def _frame_lever_rows(job_id: str, frames: list[SensorFrame]) -> list[Row]:
+def _frame_lever_rows(job_id: str, frames: list[SensorFrame]) -> list[Values]:
     return [
-        {
-            "job_id": job_id,
-            "frame_id": frame.frame_id,
-            "lever_id": lever_id,
-            "version": version,
-        }
+        (job_id, frame.frame_id, lever_id, version)
         for frame in frames
         for lever_id, version in (frame.lever_versions or {}).items()
     ]
 
 
-def _history_rows(job_id: str, payload: ResultsPayload) -> list[Row]:
+def _history_rows(job_id: str, payload: ResultsPayload) -> list[Values]:
     rewards = {
         entry.generation: entry.best_reward
         for entry in payload.history or []
         if entry is not None
     }
-    return [
-        {"job_id": job_id, "generation": generation, "best_reward": reward}
-        for generation, reward in rewards.items()
-    ]
+    return [(job_id, generation, reward) for generation, reward in rewards.items()]
