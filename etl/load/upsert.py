@@ -1,4 +1,4 @@
-"""`INSERT … ON CONFLICT` statements that work the same on PostgreSQL and SQLite."""
+"""`INSERT … ON CONFLICT DO NOTHING` for PostgreSQL and SQLite alike."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["insert_ignoring_duplicates", "upsert"]
+__all__ = ["insert_ignoring_duplicates"]
 
 Row = dict[str, Any]
 
@@ -17,34 +17,6 @@ def _insert(connection: Connection, table: Table) -> Any:
     if connection.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-def upsert(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[Row],
-    *,
-    keep: Sequence[str] = (),
-) -> None:
-    """Insert rows, updating every non-key column of rows that already exist.
-
-    Columns named in `keep` are written on insert only, so an update leaves
-    them as they were (a job's `first_seen_at`, for instance).
-    """
-    if not rows:
-        return
-    statement = _insert(connection, table)
-    key = [column.name for column in table.primary_key.columns]
-    updated = {
-        column.name: statement.excluded[column.name]
-        for column in table.columns
-        if column.name not in key and column.name not in keep
-    }
-    if updated:
-        statement = statement.on_conflict_do_update(index_elements=key, set_=updated)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=key)
-    connection.execute(statement, list(rows))
 
 
 def insert_ignoring_duplicates(
