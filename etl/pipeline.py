@@ -26,7 +26,8 @@ from etl.errors import (
     TlsError,
     UnreachableError,
 )
-from etl.extract import RawPayload, SynthClient, read_payloads
+from etl.extract import RawPayload, SynthClient, iter_files
+from etl.extract.files import read_file
 from etl.extract.listing import JobFilter, list_jobs
 from etl.load import (
     Archive,
@@ -139,7 +140,6 @@ class _Run:
         holds one payload per job.
         """
         self.counts.fetched += 1
-        self.progress.advance()
         try:
             if raw.read_error is not None:
                 raise PayloadError(raw.read_error)
@@ -177,7 +177,6 @@ class _Run:
         """Count a job that could not be fetched in this run."""
         logger.warning("Failed to fetch job %r: %s", job_id, error)
         self.counts.failed += 1
-        self.progress.advance()
 
     @property
     def status(self) -> RunStatus:
@@ -243,8 +242,12 @@ def _retry_rejected(run: _Run) -> None:
 
 
 def _load_files(run: _Run, root: Path) -> None:
-    for raw in read_payloads(root):
-        run.add(raw)
+    paths = list(iter_files(root))
+    run.progress.start(len(paths), "Reading files")
+    for path in paths:
+        for raw in read_file(path):
+            run.add(raw)
+        run.progress.advance()
 
 
 def _execute(
@@ -340,7 +343,7 @@ async def _load_from_api(
             len(job_ids),
             run.counts.listed,
         )
-        run.progress.start(len(job_ids))
+        run.progress.start(len(job_ids), "Fetching jobs")
         await _fetch_and_store(run, client, job_ids, settings.concurrency)
 
 
@@ -387,6 +390,7 @@ async def _fetch_and_store(
         for _ in range(len(job_ids)):
             item = await fetched.get()
             await asyncio.to_thread(_store_fetched, run, item)
+            run.progress.advance()
             if fetched.empty():
                 # Nothing else has arrived: write now rather than wait.
                 await asyncio.to_thread(run.flush)

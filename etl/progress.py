@@ -18,10 +18,11 @@ _LOG_EVERY_SECONDS = 30.0
 
 
 class Progress:
-    """Count finished jobs; show a bar only when stderr is a terminal."""
+    """Count finished work items; show a bar only when stderr is a terminal."""
 
     def __init__(self) -> None:
         self.total: int | None = None
+        self.label = "Working"
         self.done = 0
         self._bar: Any = None
         self._last_log = time.monotonic()
@@ -39,17 +40,16 @@ class Progress:
             self._bar.render_finish()
             self._bar = None
 
-    def start(self, total: int) -> None:
-        """Set the number of jobs expected; shows the bar on a terminal."""
+    def start(self, total: int, label: str) -> None:
+        """Set the number of items expected; shows the bar on a terminal."""
         self.total = total
+        self.label = label
         if total > 1 and sys.stderr.isatty() and _logs_are_text():
-            self._bar = click.progressbar(
-                length=total, label="Archiving jobs", file=sys.stderr
-            )
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
             self._bar.render_progress()
 
     def advance(self) -> None:
-        """Count one finished job."""
+        """Count one finished item: a fetched job or a read file."""
         self.done += 1
         if self._bar is not None:
             self._bar.update(1)
@@ -58,7 +58,7 @@ class Progress:
         if now - self._last_log >= _LOG_EVERY_SECONDS:
             self._last_log = now
             of_total = f" of {self.total}" if self.total is not None else ""
-            logger.info("Processed %d%s payloads so far.", self.done, of_total)
+            logger.info("%s: %d%s done.", self.label, self.done, of_total)
 
 
 def _logs_are_text() -> bool:

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from etl.errors import SourceError
 from etl.extract.records import RawPayload
 
-__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "read_payloads"]
+__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "read_file", "read_payloads"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,11 @@ def iter_files(root: Path) -> Iterator[Path]:
 def read_payloads(root: Path) -> Iterator[RawPayload]:
     """Yield every payload under `root`, in file order and then line order."""
     for path in iter_files(root):
-        yield from _read_file(path)
+        yield from read_file(path)
 
 
-def _read_file(path: Path) -> Iterator[RawPayload]:
+def read_file(path: Path) -> Iterator[RawPayload]:
+    """Yield the payloads of one results file, in order."""
     kind = _kind(path)
     assert kind is not None
     suffix, compressed = kind
