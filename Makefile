@@ -3,6 +3,7 @@
 #   make demo    archive the example job results into synth_results.db
 #   make test    run pytest on SQLite and on a throwaway PostgreSQL server
 #   make lint    run ruff and mypy
+#   make schema-doc  regenerate docs/schema.md from a migrated PostgreSQL database
 #
 # PYTEST_ARGS adds pytest options, e.g. make test PYTEST_ARGS='-k sqlite -x'.
 
@@ -16,7 +17,7 @@ INSTALL_STAMP := $(VENV)/.install-stamp
 THROWAWAY_POSTGRES := bash scripts/throwaway-postgres.sh
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint
+.PHONY: install demo test lint schema-doc
 
 install: $(INSTALL_STAMP)
 
@@ -51,3 +52,12 @@ lint: $(INSTALL_STAMP)
 		$(VENV)/bin/$$check || status=1; \
 	done; \
 	exit $$status
+
+# Migrates a temporary database on ETL_TEST_POSTGRES_URL's server, or on a
+# throwaway server when the variable is unset, and writes docs/schema.md.
+schema-doc: $(INSTALL_STAMP)
+	@if [[ -z "$${ETL_TEST_POSTGRES_URL:-}" ]]; then \
+		$(THROWAWAY_POSTGRES) run $(VENV)/bin/python scripts/generate_schema_doc.py; \
+	else \
+		$(VENV)/bin/python scripts/generate_schema_doc.py; \
+	fi

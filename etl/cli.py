@@ -35,6 +35,7 @@ from etl.pipeline import (
     retry_rejected,
     run_sync,
 )
+from etl.report import write_report
 
 __all__ = [
     "EXIT_CONFIG",
@@ -396,6 +397,43 @@ def replay_command(database_url: str | None) -> None:
     click.echo(
         f"Replayed {counts.versions} payload versions of {counts.jobs} jobs; "
         f"skipped {counts.skipped} that no longer pass."
+    )
+
+
+@cli.command()
+@_database_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("report.html"),
+    show_default=True,
+    help="HTML file to write; an existing file is replaced.",
+)
+def report(database_url: str | None, out: Path) -> None:
+    """Write an HTML report: a table of jobs and each job's reward and sensor charts.
+
+    The file is self-contained (inline CSS and SVG, no scripts or links).
+
+    Example: etl report --out report.html
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        engine = connect(settings.database_url)
+        try:
+            summary = write_report(engine, out, mask_url(settings.database_url))
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    except OSError as error:
+        _stop(
+            f"Cannot write the report to {out}: {error.strerror or error}. "
+            "Check that its directory exists and is writable.",
+            EXIT_FAILED,
+        )
+    click.echo(
+        f"Wrote {out}: {summary.job_count} jobs, {summary.reward_chart_count} "
+        f"reward charts, {summary.activity_chart_count} sensor activity charts."
     )
 
 

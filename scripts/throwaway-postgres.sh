@@ -201,6 +201,9 @@ password_encryption = 'scram-sha-256'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# An autovacuum worker is a superuser session, which DROP DATABASE ... WITH
+# (FORCE) run by the test role cannot end; the tests need no vacuuming.
+autovacuum = off
 EOF
 
     as_cluster_owner "$dir" tee "$data_dir/pg_hba.conf" >/dev/null <<'EOF'

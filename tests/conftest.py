@@ -9,15 +9,16 @@ them fail.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 pytest_plugins = ["pytester"]
@@ -99,13 +100,25 @@ def create_postgres_database() -> Iterator[str]:
             database_url = server_url.set(database=database_name)
             yield MaskedUrl(database_url)
         finally:
-            # FORCE ends connections that the test left open (PostgreSQL 13+).
-            with maintenance_engine.connect() as connection:
-                connection.execute(
-                    text(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
-                )
+            _drop_database(maintenance_engine, database_name)
     finally:
         maintenance_engine.dispose()
+
+
+def _drop_database(engine: Engine, name: str) -> None:
+    """Drop a test database, retrying while a server process still uses it."""
+    for attempt in range(10):
+        try:
+            # FORCE ends connections that the test left open (PostgreSQL 13+).
+            with engine.connect() as connection:
+                connection.execute(
+                    text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                )
+            return
+        except (OperationalError, ProgrammingError):
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture(
