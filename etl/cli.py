@@ -22,7 +22,12 @@ from etl.config import load_settings
 from etl.errors import ConfigurationError, EtlError, LockHeldError, SchemaError
 from etl.extract.listing import JobFilter
 from etl.load import RunStatus, connect, latest_runs, mask_url, upgrade
-from etl.load.database import current_revision, ensure_schema, head_revision
+from etl.load.database import (
+    current_revision,
+    ensure_schema,
+    head_revision,
+    require_existing,
+)
 from etl.load.inspect import count_rows
 from etl.load.rejected import latest_rejected
 from etl.logs import configure_logging
@@ -31,6 +36,7 @@ from etl.pipeline import (
     RunResult,
     Shard,
     SyncRequest,
+    describe_error,
     replay_archive,
     retry_rejected,
     run_sync,
@@ -79,8 +85,14 @@ def _exit_code_for(error: EtlError) -> int:
 def _fail(error: BaseException) -> NoReturn:
     if isinstance(error, EtlError):
         _stop(str(error), _exit_code_for(error))
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    _stop(f"The database failed: {reason}", EXIT_FAILED)
+    reason = describe_error(error)
+    hint = "Check ETL_DATABASE_URL and the database server."
+    if "database is locked" in reason:
+        hint = (
+            "Another process held a write lock on the SQLite file for over 30 s; "
+            "try again when it has finished."
+        )
+    _stop(f"The database failed: {reason}. {hint}", EXIT_FAILED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -197,6 +209,8 @@ def sync(
             "--created-after or --shard.",
             EXIT_CONFIG,
         )
+    for job_id in job_ids:
+        _check_job_id(job_id)
     try:
         request = SyncRequest(
             source=source,
@@ -212,6 +226,15 @@ def sync(
         _fail(error)
     if result.status is RunStatus.PARTIAL:
         sys.exit(EXIT_PARTIAL)
+
+
+def _check_job_id(job_id: str) -> None:
+    if not job_id.strip():
+        _stop("Invalid --job-id: it is empty; give the id of a job.", EXIT_CONFIG)
+    try:
+        job_id.encode("utf-8")
+    except UnicodeEncodeError:
+        _stop(f"Invalid --job-id {job_id!r}: it is not valid UTF-8 text.", EXIT_CONFIG)
 
 
 def _parse_created_after(text: str | None) -> datetime | None:
@@ -284,6 +307,7 @@ def db_current(database_url: str | None) -> None:
     """
     try:
         settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
         engine = connect(settings.database_url)
         try:
             current = current_revision(engine)
@@ -307,6 +331,7 @@ def runs(database_url: str | None, limit: int) -> None:
     """
     try:
         settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
         engine = connect(settings.database_url)
         try:
             ensure_schema(engine)
@@ -345,6 +370,7 @@ def rejected(database_url: str | None, limit: int) -> None:
     """
     try:
         settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
         engine = connect(settings.database_url)
         try:
             ensure_schema(engine)
@@ -374,6 +400,7 @@ def retry_rejected_command(database_url: str | None) -> None:
     """
     try:
         settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
         result = retry_rejected(settings)
         _print_summary(result, settings.database_url)
     except (EtlError, SQLAlchemyError) as error:
@@ -391,6 +418,7 @@ def replay_command(database_url: str | None) -> None:
     """
     try:
         settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
         counts = replay_archive(settings)
     except (EtlError, SQLAlchemyError) as error:
         _fail(error)
@@ -418,6 +446,7 @@ def report(database_url: str | None, out: Path) -> None:
     """
     try:
         settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
         engine = connect(settings.database_url)
         try:
             summary = write_report(engine, out, mask_url(settings.database_url))

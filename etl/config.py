@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     retry_max_wait: float = Field(
         default=60.0, ge=0, validation_alias=_env("ETL_RETRY_MAX_WAIT")
     )
+    request_timeout: float = Field(
+        default=300.0, gt=0, validation_alias=_env("ETL_REQUEST_TIMEOUT")
+    )
+    max_body_mb: float = Field(
+        default=256.0, gt=0, validation_alias=_env("ETL_MAX_BODY_MB")
+    )
     ca_bundle: Path | None = Field(default=None, validation_alias=_env("ETL_CA_BUNDLE"))
     listing_style: Literal["offset", "cursor"] = Field(
         default="offset", validation_alias=_env("ETL_LISTING_STYLE")
@@ -81,6 +87,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SYNTH_BACKEND_URL must start with http:// or https://, got {value!r}"
             )
+        if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "SYNTH_BACKEND_URL must not contain a user name or password; "
+                "the API key comes from SYNTH_API_KEY"
+            )
         return url
 
     @field_validator("database_url")
@@ -99,6 +110,11 @@ class Settings(BaseSettings):
                 "only sqlite and postgresql are supported"
             )
         return value
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest response body accepted, in bytes."""
+        return int(self.max_body_mb * 1024 * 1024)
 
     def require_api_key(self) -> str:
         """Return the API key from SYNTH_API_KEY or the file SYNTH_API_KEY_FILE."""
@@ -154,9 +170,24 @@ def _alias_of(name: str) -> str:
     return first
 
 
+# Command-line flags that set a variable, named in errors beside it.
+_FLAGS = {
+    "SYNTH_API_KEY_FILE": "--api-key-file",
+    "SYNTH_BACKEND_URL": "--backend-url",
+    "ETL_DATABASE_URL": "--database-url",
+    "ETL_CONCURRENCY": "--concurrency",
+    "ETL_CONNECT_TIMEOUT": "--connect-timeout",
+    "ETL_READ_TIMEOUT": "--read-timeout",
+    "ETL_LISTING_STYLE": "--listing-style",
+}
+
+
 def _describe_validation_error(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         location = ".".join(str(part) for part in error["loc"])
-        problems.append(f"{location}: {error['msg']}")
-    return "Invalid configuration: " + "; ".join(problems)
+        if location in _FLAGS:
+            location = f"{location} ({_FLAGS[location]})"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{location}: {message}")
+    return "Invalid configuration: " + "; ".join(problems) + "."

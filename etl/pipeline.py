@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl.config import Settings
 from etl.errors import (
@@ -23,11 +24,12 @@ from etl.errors import (
     InvalidBodyError,
     LockHeldError,
     PayloadError,
+    PermanentError,
     TlsError,
     UnreachableError,
 )
 from etl.extract import RawPayload, SynthClient, iter_files
-from etl.extract.files import read_file
+from etl.extract.files import check_source, read_file
 from etl.extract.listing import JobFilter, list_jobs
 from etl.load import (
     Archive,
@@ -144,6 +146,7 @@ class _Run:
             if raw.read_error is not None:
                 raise PayloadError(raw.read_error)
             job = normalize_body(raw.body)
+            _check_requested_job(raw, job)
         except PayloadError as error:
             self._reject(raw, error)
             return False
@@ -188,10 +191,22 @@ class _Run:
 _RunBody = Callable[[_Run], None]
 
 
+def _check_requested_job(raw: RawPayload, job: NormalizedJob) -> None:
+    """Reject a payload of another job than the one requested from the API."""
+    if raw.job_id is not None and job.job_id != raw.job_id:
+        raise PayloadError(
+            f"The API returned the payload of job {job.job_id!r} for a request of "
+            f"job {raw.job_id!r}; it is not archived under either id.",
+            path="job_id",
+            job_id=raw.job_id,
+        )
+
+
 def run_sync(settings: Settings, request: SyncRequest) -> RunResult:
     """Run one sync as the request says and record it in `etl_runs`."""
     if request.source is not None:
         root = request.source
+        check_source(root)
         return _execute(
             settings, request, f"files:{root}", lambda run: _load_files(run, root)
         )
@@ -298,17 +313,43 @@ def _record(
         try:
             body(run)
             run.flush()
-        except (EtlError, KeyboardInterrupt) as exc:
-            # Payloads received before the failure are still archived.
-            run.flush()
-            error = str(exc) or type(exc).__name__
-            finish_run(engine, run_id, RunStatus.FAILED, run.counts, error)
-            logger.error("Run %s failed: %s", run_id, error)
+        except BaseException as exc:
+            _record_failure(engine, run, run_id, exc)
             raise
     seconds = time.monotonic() - started
     finish_run(engine, run_id, run.status, run.counts)
     _log_summary(run_id, run, seconds, engine.url.render_as_string(True))
     return RunResult(run_id, run.status, run.counts, seconds)
+
+
+def _record_failure(engine: Engine, run: _Run, run_id: str, exc: BaseException) -> None:
+    """Archive what was received, then mark the run failed, as far as possible."""
+    error = describe_error(exc)
+    if not isinstance(exc, SQLAlchemyError):
+        try:
+            run.flush()
+        except SQLAlchemyError as flush_error:
+            logger.error(
+                "Could not write the last batch: %s", describe_error(flush_error)
+            )
+    try:
+        finish_run(engine, run_id, RunStatus.FAILED, run.counts, error)
+    except SQLAlchemyError as record_error:
+        logger.error(
+            "Could not record run %s as failed: %s",
+            run_id,
+            describe_error(record_error),
+        )
+    logger.error("Run %s failed: %s", run_id, error)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return a one-line description of an error, driver errors included."""
+    if isinstance(exc, SQLAlchemyError):
+        original = getattr(exc, "orig", None) or exc
+        lines = str(original).strip().splitlines()
+        return lines[0] if lines else type(original).__name__
+    return str(exc) or type(exc).__name__
 
 
 def _log_summary(run_id: str, run: _Run, seconds: float, url: str) -> None:
@@ -414,6 +455,10 @@ async def _fetch_worker(
             item: _Fetched = await client.fetch_results(job_id)
         except EtlError as error:
             item = (job_id, error)
+        except Exception as error:
+            # Every job must produce an item, or the consumer waits forever.
+            logger.exception("Unexpected error while fetching job %r", job_id)
+            item = (job_id, PermanentError(f"Unexpected error: {error!r}"))
         await fetched.put(item)
 
 

@@ -96,8 +96,8 @@ def test_invalid_concurrency(sqlite_url: str) -> None:
 
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: Invalid configuration: ETL_CONCURRENCY: "
-        "Input should be greater than or equal to 1\n"
+        "error: Invalid configuration: ETL_CONCURRENCY (--concurrency): "
+        "Input should be greater than or equal to 1.\n"
     )
 
 

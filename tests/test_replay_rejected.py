@@ -130,7 +130,22 @@ def test_rejected_listing_and_retry(tmp_path: Path, database_url: str) -> None:
 
 
 def test_rejected_empty(sqlite_url: str) -> None:
+    run_etl("db", "upgrade", "--database-url", sqlite_url)
+
     result = run_etl("rejected", "--database-url", sqlite_url)
 
     assert result.exit_code == 0
     assert result.stdout == "No rejected payloads.\n"
+
+
+def test_read_commands_need_existing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for command in (["runs"], ["rejected"], ["db", "current"], ["replay"]):
+        result = run_etl(*command, "--database-url", f"sqlite:///{missing}")
+
+        assert result.exit_code == 2, command
+        assert result.stderr == (
+            f"error: The SQLite database {missing} does not exist. Run `etl sync` "
+            "first, or check ETL_DATABASE_URL (--database-url).\n"
+        )
+        assert not missing.exists()

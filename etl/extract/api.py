@@ -9,10 +9,12 @@ stops the run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -47,7 +49,8 @@ __all__ = ["RESULTS_PATH", "SynthClient", "job_path_segment", "results_path"]
 logger = logging.getLogger(__name__)
 
 RESULTS_PATH = "/api/policy-optimization/online/jobs/{}/results"
-_TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Every 5xx status is transient too.
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
 _ERROR_EXCERPT_CHARS = 300
 
 
@@ -107,18 +110,18 @@ class SynthClient:
     async def fetch_results(self, job_id: str) -> RawPayload:
         """Fetch one job's results payload, retrying transient failures."""
         path = results_path(job_id)
-        response = await self._get_with_retries(path, job_id=job_id)
+        reply = await self._get_with_retries(path, job_id=job_id)
         return RawPayload(
-            body=response.content,
-            source=str(response.request.url),
+            body=reply.body,
+            source=reply.url,
             fetched_at=datetime.now(UTC),
             job_id=job_id,
         )
 
     async def get_json(self, path: str, params: dict[str, Any]) -> Any:
         """GET a JSON document (a listing page), retrying transient failures."""
-        response = await self._get_with_retries(path, params=params)
-        return json.loads(response.content)
+        reply = await self._get_with_retries(path, params=params)
+        return json.loads(reply.body)
 
     async def _get_with_retries(
         self,
@@ -126,7 +129,7 @@ class SynthClient:
         *,
         params: dict[str, Any] | None = None,
         job_id: str | None = None,
-    ) -> httpx.Response:
+    ) -> _Reply:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(self.settings.max_attempts),
@@ -134,34 +137,35 @@ class SynthClient:
             before_sleep=_log_retry,
             reraise=True,
         )
-        response: httpx.Response | None = None
+        reply: _Reply | None = None
         async for attempt in retrying:
             with attempt:
-                response = await self._get_once(path, params, job_id)
-        assert response is not None
-        return response
+                reply = await self._get_once(path, params, job_id)
+        assert reply is not None
+        return reply
 
     async def _get_once(
         self, path: str, params: dict[str, Any] | None, job_id: str | None
-    ) -> httpx.Response:
+    ) -> _Reply:
         url = f"{self.settings.backend_url}{path}"
         started = time.perf_counter()
         try:
-            response = await self._client.get(path, params=params)
+            async with asyncio.timeout(self.settings.request_timeout):
+                reply = await self._download(path, params)
+        except TimeoutError:
+            raise TransientError(
+                f"GET {url} took longer than {self.settings.request_timeout:g} s in "
+                "all; ETL_REQUEST_TIMEOUT sets this limit."
+            ) from None
         except httpx.ConnectError as exc:
-            if _caused_by_tls(exc):
-                raise TlsError(
-                    f"The TLS certificate of {self.settings.backend_url} could not "
-                    f"be verified: {_reason(exc)}. Set ETL_CA_BUNDLE to a PEM file "
-                    "of the CA that signed it."
-                ) from exc
-            raise UnreachableError(
-                f"Cannot connect to {self.settings.backend_url}: {_reason(exc)}. "
-                "Check SYNTH_BACKEND_URL and the network."
-            ) from exc
+            raise self._connect_error(exc) from exc
         except httpx.TimeoutException as exc:
             raise TransientError(
                 f"GET {url} timed out ({type(exc).__name__})."
+            ) from exc
+        except httpx.DecodingError as exc:
+            raise TransientError(
+                f"GET {url} returned a body that could not be decoded ({_reason(exc)})."
             ) from exc
         except httpx.TransportError as exc:
             raise TransientError(
@@ -170,14 +174,67 @@ class SynthClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info(
             "GET %s -> %d (%d bytes, %.0f ms)",
-            response.request.url,
-            response.status_code,
-            len(response.content),
+            reply.url,
+            reply.status,
+            len(reply.body),
             elapsed_ms,
         )
-        _raise_for_status(response, job_id)
-        _check_json_object(response)
-        return response
+        _raise_for_status(reply, job_id)
+        _check_json(reply)
+        return reply
+
+    async def _download(self, path: str, params: dict[str, Any] | None) -> _Reply:
+        """Send the request and read the body, stopping past the size limit."""
+        request = self._client.build_request("GET", path, params=params)
+        response = await self._client.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.settings.max_body_bytes:
+                    raise PermanentError(
+                        f"GET {request.url} returned a body larger than "
+                        f"{self.settings.max_body_mb:g} MB; raise ETL_MAX_BODY_MB if "
+                        "such payloads are expected."
+                    )
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return _Reply(
+            url=str(request.url),
+            status=response.status_code,
+            headers=response.headers,
+            body=b"".join(chunks),
+        )
+
+    def _connect_error(self, exc: httpx.ConnectError) -> TransientError | TlsError:
+        if _caused_by_tls(exc):
+            return TlsError(
+                f"The TLS certificate of {self.settings.backend_url} could not "
+                f"be verified: {_reason(exc)}. Set ETL_CA_BUNDLE to a PEM file "
+                "of the CA that signed it."
+            )
+        return UnreachableError(
+            f"Cannot connect to {self.settings.backend_url}: {_reason(exc)}. "
+            "Check SYNTH_BACKEND_URL and the network."
+        )
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A response read whole: the request URL, status, headers and body."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    def text_excerpt(self) -> str:
+        text = self.body.decode("utf-8", "replace").strip().replace("\n", " ")
+        if len(text) > _ERROR_EXCERPT_CHARS:
+            return text[:_ERROR_EXCERPT_CHARS] + "..."
+        return text or "(empty body)"
 
 
 class _RetryAfterWait:
@@ -209,44 +266,47 @@ def _log_retry(retry_state: RetryCallState) -> None:
     )
 
 
-def _raise_for_status(response: httpx.Response, job_id: str | None) -> None:
-    status = response.status_code
+def _raise_for_status(reply: _Reply, job_id: str | None) -> None:
+    status = reply.status
     if status < 300:
         return
-    url = response.request.url
     if status in (401, 403):
         raise AuthenticationError(
-            f"The Synth API rejected the API key with HTTP {status} at {url}. "
+            f"The Synth API rejected the API key with HTTP {status} at {reply.url}. "
             "Check that SYNTH_API_KEY holds a valid key for this backend."
         )
     if status == 404 and job_id is not None:
-        raise JobNotFoundError(f"Job {job_id!r} was not found (HTTP 404 at {url}).")
-    detail = _error_excerpt(response)
-    if status in _TRANSIENT_STATUSES:
-        raise TransientError(
-            f"GET {url} returned HTTP {status}: {detail}",
-            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+        raise JobNotFoundError(
+            f"Job {job_id!r} was not found (HTTP 404 at {reply.url})."
         )
-    raise PermanentError(f"GET {url} returned HTTP {status}: {detail}")
+    if status < 400:
+        location = reply.headers.get("Location", "(no Location header)")
+        raise PermanentError(
+            f"GET {reply.url} returned a redirect (HTTP {status}) to {location}. "
+            "Redirects are not followed; check SYNTH_BACKEND_URL."
+        )
+    detail = reply.text_excerpt()
+    if status in _TRANSIENT_STATUSES or status >= 500:
+        raise TransientError(
+            f"GET {reply.url} returned HTTP {status}: {detail}",
+            retry_after=_retry_after_seconds(reply.headers.get("Retry-After")),
+        )
+    raise PermanentError(f"GET {reply.url} returned HTTP {status}: {detail}")
 
 
-def _check_json_object(response: httpx.Response) -> None:
+def _check_json(reply: _Reply) -> None:
+    """Raise `InvalidBodyError` unless the body parses as JSON."""
     try:
-        json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        json.loads(reply.body)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, invalid UTF-8 and integers past
+        # Python's limit on digits.
         raise InvalidBodyError(
-            f"GET {response.request.url} returned a body that is not valid JSON "
-            f"({exc}); it may be truncated.",
-            body=response.content,
-            source=str(response.request.url),
+            f"GET {reply.url} returned a body that is not valid JSON ({exc}); "
+            "it may be truncated.",
+            body=reply.body,
+            source=reply.url,
         ) from None
-
-
-def _error_excerpt(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    if len(text) > _ERROR_EXCERPT_CHARS:
-        return text[:_ERROR_EXCERPT_CHARS] + "..."
-    return text or "(empty body)"
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -19,15 +19,22 @@ from typing import BinaryIO
 
 from etl.errors import SourceError
 from etl.extract.records import RawPayload
+from etl.normalize.values import clean_text
 
-__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "read_file", "read_payloads"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "check_source",
+    "iter_files",
+    "read_file",
+    "read_payloads",
+]
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 
 def _kind(path: Path) -> tuple[str, bool] | None:
@@ -42,18 +49,25 @@ def _kind(path: Path) -> tuple[str, bool] | None:
     return None
 
 
+def check_source(root: Path) -> None:
+    """Raise `SourceError` unless `root` is a results file or a directory."""
+    if root.is_dir():
+        return
+    if not root.is_file():
+        raise SourceError(f"{str(root)!r} does not exist; check the --from path.")
+    if _kind(root) is None:
+        raise SourceError(
+            f"{str(root)!r} is not a results file; expected a name ending in "
+            ".json, .jsonl or .ndjson, optionally followed by .gz."
+        )
+
+
 def iter_files(root: Path) -> Iterator[Path]:
     """Yield the result files under `root`, or `root` itself if it is a file."""
+    check_source(root)
     if root.is_file():
-        if _kind(root) is None:
-            raise SourceError(
-                f"{str(root)!r} is not a results file; expected a name ending in "
-                ".json, .jsonl or .ndjson, optionally followed by .gz."
-            )
         yield root
         return
-    if not root.is_dir():
-        raise SourceError(f"{str(root)!r} does not exist; check the --from path.")
     for path in sorted(root.rglob("*")):
         if path.is_file() and _kind(path) is not None:
             yield path
@@ -74,12 +88,24 @@ def read_file(path: Path) -> Iterator[RawPayload]:
     suffix, compressed = kind
     try:
         fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        if suffix in _LINE_SUFFIXES:
-            yield from _read_lines(path, compressed, fetched_at)
-        else:
-            yield from _read_document(path, compressed, fetched_at)
-    except PermissionError as exc:
-        raise SourceError(f"Cannot read {str(path)!r}: {exc.strerror}.") from exc
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        # An unreadable file is rejected on its own; the run goes on.
+        yield RawPayload(
+            body=b"",
+            source=_name(path),
+            fetched_at=datetime.now(UTC),
+            read_error=(
+                f"Cannot read {_name(path)!r}: {exc.strerror or exc}. "
+                "Check that the file exists and is readable."
+            ),
+        )
+        return
+    if suffix in _LINE_SUFFIXES:
+        yield from _read_lines(path, compressed, fetched_at)
+    else:
+        yield from _read_document(path, compressed, fetched_at)
 
 
 def _open(path: Path, compressed: bool) -> gzip.GzipFile | BinaryIO:
@@ -91,7 +117,7 @@ def _open(path: Path, compressed: bool) -> gzip.GzipFile | BinaryIO:
 def _read_document(
     path: Path, compressed: bool, fetched_at: datetime
 ) -> Iterator[RawPayload]:
-    source = str(path)
+    source = _name(path)
     try:
         with _open(path, compressed) as stream:
             body = stream.read()
@@ -118,7 +144,9 @@ def _read_lines(
                 body = line.rstrip(b"\r\n")
                 if body.strip():
                     yield RawPayload(
-                        body=body, source=f"{path}:{number}", fetched_at=fetched_at
+                        body=body,
+                        source=f"{_name(path)}:{number}",
+                        fetched_at=fetched_at,
                     )
     except _GZIP_ERRORS as exc:
         yield _unreadable(path, fetched_at, exc, after_line=number)
@@ -131,11 +159,11 @@ def _unreadable(
     where = f" after line {after_line}" if after_line else ""
     return RawPayload(
         body=path.read_bytes(),
-        source=str(path),
+        source=_name(path),
         fetched_at=fetched_at,
         read_error=(
-            f"The gzip stream of {str(path)!r} is corrupt or truncated{where}: {exc}. "
-            "Save the file again from its source."
+            f"The gzip stream of {_name(path)!r} is corrupt or truncated{where}: "
+            f"{exc}. Save the file again from its source."
         ),
     )
 
@@ -146,10 +174,9 @@ def _split_array(body: bytes) -> list[bytes] | None:
     Returns None when the body is not a well-formed JSON array, so the caller
     treats it as one payload (which then fails or passes validation whole).
     """
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
+    # surrogateescape keeps invalid bytes through the round trip, so one bad
+    # element is rejected on its own while the others load.
+    text = body.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     position = _skip_whitespace(text, 0)
     if not text.startswith("[", position):
         return None
@@ -161,9 +188,9 @@ def _split_array(body: bytes) -> list[bytes] | None:
     while True:
         try:
             _, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return None
-        elements.append(text[position:end].encode("utf-8", "surrogatepass"))
+        elements.append(text[position:end].encode("utf-8", "surrogateescape"))
         position = _skip_whitespace(text, end)
         if text.startswith(",", position):
             position = _skip_whitespace(text, position + 1)
@@ -171,6 +198,11 @@ def _split_array(body: bytes) -> list[bytes] | None:
             return elements if not text[position + 1 :].strip() else None
         else:
             return None
+
+
+def _name(path: Path) -> str:
+    """Return the path as storable text: undecodable bytes become U+FFFD."""
+    return clean_text(str(path))
 
 
 def _skip_whitespace(text: str, position: int) -> int:

@@ -23,7 +23,7 @@ from etl.errors import PayloadError
 from etl.extract.records import RawPayload
 from etl.load import schema
 from etl.load.bulk import BulkWriter, bulk_writer
-from etl.load.upsert import insert_ignoring_duplicates
+from etl.load.upsert import insert_or_update
 from etl.normalize import NormalizedJob
 from etl.normalize.rows import CHILD_COLUMNS
 
@@ -76,12 +76,26 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Version:
-    """A payload version to write, with its number among the job's versions."""
+    """A payload version to write, with its number among the job's versions.
+
+    `applied` is False for a version that is archived but older than the
+    job's current one, so its rows are not written.
+    """
 
     raw: RawPayload
     job: NormalizedJob
     number: int
     job_exists: bool
+    applied: bool = True
+
+
+@dataclass(frozen=True)
+class _Current:
+    """What the archive holds for a job: its current payload and fetch times."""
+
+    sha256: str
+    last_changed_at: datetime
+    last_fetched_at: datetime
 
 
 class Archive:
@@ -102,7 +116,9 @@ class Archive:
 
         A payload whose SHA-256 is the job's current one only moves its fetch
         time. A payload archived before as an older version of the job is
-        skipped, so re-reading old saved files never rolls a job back.
+        skipped. A new payload fetched before the job's current one (an older
+        saved file) is archived in `raw_payloads` but not applied. So reading
+        old files never rolls a job back.
         """
         job_ids = [job.job_id for _, job in items]
         if len(set(job_ids)) != len(job_ids):
@@ -115,23 +131,32 @@ class Archive:
             versions: list[Version] = []
             for raw, job in items:
                 known = archived.get(job.job_id, {})
-                sha256, last_fetched_at = current.get(job.job_id, ("", raw.fetched_at))
-                if sha256 == raw.sha256:
-                    if raw.fetched_at > last_fetched_at:
+                state = current.get(job.job_id)
+                if state is not None and state.sha256 == raw.sha256:
+                    if raw.fetched_at > state.last_fetched_at:
                         touched.append((raw, job.job_id))
                     outcomes.append(Outcome.UNCHANGED)
                 elif raw.sha256 in known:
                     logger.debug("Skipped an older payload of job %s.", job.job_id)
                     outcomes.append(Outcome.UNCHANGED)
+                elif state is not None and raw.fetched_at < state.last_changed_at:
+                    logger.info(
+                        "Archived a payload of job %s from %s without applying it: "
+                        "it was fetched before the job's current payload.",
+                        job.job_id,
+                        raw.source,
+                    )
+                    number = max(known.values(), default=0) + 1
+                    versions.append(Version(raw, job, number, True, applied=False))
+                    outcomes.append(Outcome.UNCHANGED)
                 else:
                     number = max(known.values(), default=0) + 1
-                    exists = job.job_id in current
-                    versions.append(Version(raw, job, number, exists))
+                    versions.append(Version(raw, job, number, state is not None))
                     outcomes.append(Outcome.LOADED)
             writer = bulk_writer(connection)
             _touch(connection, touched)
             _insert_raw(writer, versions)
-            write_jobs(writer, versions)
+            write_jobs(writer, [version for version in versions if version.applied])
         return outcomes
 
     def reject(self, raw: RawPayload, error: PayloadError) -> None:
@@ -147,11 +172,14 @@ class Archive:
             "received_at": raw.fetched_at,
         }
         with self.engine.begin() as connection:
-            insert_ignoring_duplicates(
+            # The same body from the same source is kept once, under the run
+            # that rejected it last.
+            insert_or_update(
                 connection,
                 schema.rejected_payloads,
-                [row],
+                row,
                 conflict_columns=["body_sha256", "source"],
+                update_columns=["run_id", "error", "error_path"],
             )
 
 
@@ -164,16 +192,21 @@ def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
 
 def _current_versions(
     connection: Connection, job_ids: Sequence[str]
-) -> dict[str, tuple[str, datetime]]:
-    """Return the SHA-256 and last fetch time of each archived job's payload."""
+) -> dict[str, _Current]:
+    """Return the current payload hash and fetch times of each archived job."""
     jobs = schema.jobs
-    current: dict[str, tuple[str, datetime]] = {}
+    current: dict[str, _Current] = {}
     for chunk in _chunks(job_ids):
         query = select(
-            jobs.c.job_id, jobs.c.payload_sha256, jobs.c.last_fetched_at
+            jobs.c.job_id,
+            jobs.c.payload_sha256,
+            jobs.c.last_changed_at,
+            jobs.c.last_fetched_at,
         ).where(jobs.c.job_id.in_(chunk))
         for row in connection.execute(query):
-            current[row.job_id] = (row.payload_sha256, row.last_fetched_at)
+            current[row.job_id] = _Current(
+                row.payload_sha256, row.last_changed_at, row.last_fetched_at
+            )
     return current
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +13,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl.errors import SchemaError, SourceError
+from etl.errors import ConfigurationError, SchemaError, SourceError
 
 __all__ = [
     "connect",
@@ -22,10 +25,16 @@ __all__ = [
     "ensure_schema",
     "head_revision",
     "mask_url",
+    "require_existing",
     "upgrade",
 ]
 
 logger = logging.getLogger(__name__)
+
+# Advisory lock key of schema changes, distinct from the run locks' keys.
+_SCHEMA_KEY = int.from_bytes(
+    hashlib.sha256(b"synth-results-archive:schema").digest()[:8], "big", signed=True
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # A wheel carries the migrations inside the package; a source checkout keeps
@@ -39,6 +48,23 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except SQLAlchemyError:
         return "<unparsable database URL>"
+
+
+def require_existing(url: str) -> None:
+    """Raise `ConfigurationError` if a SQLite URL names a file that is missing.
+
+    Commands that only read the archive call this, so a mistyped path fails
+    instead of creating an empty database.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if not Path(database).exists():
+        raise ConfigurationError(
+            f"The SQLite database {database} does not exist. Run `etl sync` "
+            "first, or check ETL_DATABASE_URL (--database-url)."
+        )
 
 
 def connect(url: str) -> Engine:
@@ -98,9 +124,35 @@ def current_revision(engine: Engine) -> str | None:
         raise _unreachable(engine, exc) from exc
 
 
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialize schema changes of concurrent processes on PostgreSQL.
+
+    SQLite needs no lock: each migration runs in a `BEGIN IMMEDIATE`
+    transaction that reads the current revision after taking the write lock.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    try:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except SQLAlchemyError as exc:
+        raise _unreachable(engine, exc) from exc
+    try:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_KEY})
+        yield
+    finally:
+        connection.close()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Apply pending migrations up to `revision`; returns the revisions before and
     after."""
+    with _schema_lock(engine):
+        return _upgrade(engine, revision)
+
+
+def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str]:
     before = current_revision(engine)
     config = _alembic_config()
     try:
@@ -110,17 +162,25 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     except SQLAlchemyError as exc:
         raise _unreachable(engine, exc) from exc
     after = current_revision(engine) or "empty"
-    logger.info(
-        "Upgraded the schema of %s from %s to %s.",
-        engine.url.render_as_string(hide_password=True),
-        before or "empty",
-        after,
-    )
+    if after != (before or "empty"):
+        logger.info(
+            "Upgraded the schema of %s from %s to %s.",
+            engine.url.render_as_string(hide_password=True),
+            before or "empty",
+            after,
+        )
     return before, after
 
 
 def ensure_schema(engine: Engine) -> None:
     """Create the schema in an empty database, or stop if it is not current."""
+    if current_revision(engine) == head_revision():
+        return
+    with _schema_lock(engine):
+        _ensure_schema(engine)
+
+
+def _ensure_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current == head:
@@ -150,7 +210,7 @@ def _create_in_empty_database(engine: Engine, url: str) -> None:
             "one that etl created."
         )
     logger.info("Creating the archive schema in %s.", url)
-    upgrade(engine)
+    _upgrade(engine, "head")
 
 
 def _scripts() -> list[Any]:
@@ -159,8 +219,11 @@ def _scripts() -> list[Any]:
 
 def _unreachable(engine: Engine, exc: SQLAlchemyError) -> SourceError:
     url = engine.url.render_as_string(hide_password=True)
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return SourceError(
-        f"Cannot use the database {url}: {reason}. "
-        "Check ETL_DATABASE_URL and that the server is running."
-    )
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    if engine.dialect.name == "sqlite":
+        hint = "Check ETL_DATABASE_URL, the file's permissions, and that no other "
+        hint += "process holds a write lock on it."
+    else:
+        hint = "Check ETL_DATABASE_URL and that the server is running."
+    return SourceError(f"Cannot use the database {url}: {reason}. {hint}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
@@ -40,7 +41,7 @@ class ReplayCounts:
 def replay(engine: Engine) -> ReplayCounts:
     """Delete the normalized tables and rebuild them from the raw payloads."""
     counts = ReplayCounts()
-    written: set[str] = set()
+    written: dict[str, datetime] = {}
     with engine.begin() as connection:
         for table in NORMALIZED_TABLES:
             connection.execute(delete(table))
@@ -58,10 +59,14 @@ def _replay_version(
     connection: Connection,
     writer: BulkWriter,
     number: int,
-    written: set[str],
+    written: dict[str, datetime],
     counts: ReplayCounts,
 ) -> None:
-    """Apply version `number` of every job, a page of jobs at a time."""
+    """Apply version `number` of every job, a page of jobs at a time.
+
+    `written` maps each job applied so far to the fetch time of its applied
+    version. A version fetched before that one is skipped, as a sync skips it.
+    """
     raw = schema.raw_payloads
     after = ""
     while True:
@@ -93,8 +98,11 @@ def _replay_version(
                 )
                 counts.skipped += 1
                 continue
-            versions.append(Version(payload, job, number, job.job_id in written))
-            written.add(job.job_id)
+            applied_at = written.get(job.job_id)
+            if applied_at is not None and payload.fetched_at < applied_at:
+                continue
+            versions.append(Version(payload, job, number, applied_at is not None))
+            written[job.job_id] = payload.fetched_at
         write_jobs(writer, versions)
         counts.versions += len(versions)
 

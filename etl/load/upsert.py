@@ -1,4 +1,4 @@
-"""`INSERT … ON CONFLICT DO NOTHING` for PostgreSQL and SQLite alike."""
+"""Single-row `INSERT … ON CONFLICT` for PostgreSQL and SQLite alike."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["insert_ignoring_duplicates"]
+__all__ = ["insert_or_update"]
 
 Row = dict[str, Any]
 
@@ -19,17 +19,18 @@ def _insert(connection: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
-def insert_ignoring_duplicates(
+def insert_or_update(
     connection: Connection,
     table: Table,
-    rows: Sequence[Row],
+    row: Row,
     *,
-    conflict_columns: Sequence[str] | None = None,
-) -> int:
-    """Insert rows, skipping those whose key already exists; returns rows added."""
-    if not rows:
-        return 0
-    key = conflict_columns or [column.name for column in table.primary_key.columns]
-    statement = _insert(connection, table).on_conflict_do_nothing(index_elements=key)
-    result = connection.execute(statement, list(rows))
-    return max(result.rowcount, 0)
+    conflict_columns: Sequence[str],
+    update_columns: Sequence[str],
+) -> None:
+    """Insert a row, or update `update_columns` of the row it conflicts with."""
+    statement = _insert(connection, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={name: statement.excluded[name] for name in update_columns},
+    )
+    connection.execute(statement, [row])

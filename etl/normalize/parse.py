@@ -37,8 +37,13 @@ def parse_body(body: bytes) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(
-            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}; the payload may be truncated."
+            f"The body is not valid JSON ({exc.msg}, line {exc.lineno}, column "
+            f"{exc.colno}); the payload may be truncated."
+        ) from None
+    except ValueError as exc:
+        # Python refuses integers of more than 4,300 digits by default.
+        raise PayloadError(
+            f"The body holds a value JSON parsing refused: {exc}."
         ) from None
     except RecursionError:
         raise PayloadError("The body nests JSON too deeply to parse.") from None
@@ -49,7 +54,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
         )
     if _UNSAFE_ESCAPE.search(text) is None:
         return value
-    cleaned: dict[str, Any] = clean_tree(value)
+    try:
+        cleaned: dict[str, Any] = clean_tree(value)
+    except RecursionError:
+        raise PayloadError("The body nests JSON too deeply to clean.") from None
     return cleaned
 
 

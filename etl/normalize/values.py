@@ -9,7 +9,7 @@ databases receive identical rows:
   integral floats are accepted; booleans, fractions and values outside the
   signed 64-bit range are invalid;
 - rewards: numbers and numeric strings; NaN and infinities are stored as
-  NULL because SQLite cannot store NaN;
+  NULL because SQLite cannot store NaN, and -0.0 as 0.0 as SQLite does;
 - timestamps: ISO-8601 with any offset (naive means UTC), or epoch seconds or
   milliseconds; stored in UTC with microsecond precision.
 """
@@ -107,7 +107,10 @@ def _to_reward(value: Any) -> Any:
         value = float(value)
     if not isinstance(value, float):
         raise ValueError(f"expected a number, got {type(value).__name__}")
-    return value if math.isfinite(value) else None
+    if not math.isfinite(value):
+        return None
+    # Adding 0.0 turns -0.0 into 0.0, which SQLite would store anyway.
+    return value + 0.0
 
 
 def _reject_boolean_timestamp(value: Any) -> Any:
@@ -128,7 +131,12 @@ def parse_timestamp(value: Any) -> datetime:
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"timestamp {value.isoformat()} is out of range in UTC"
+        ) from None
 
 
 Integer = Annotated[int | None, BeforeValidator(_to_integer)]
