@@ -118,10 +118,11 @@ class RunResult:
     seconds: float
 
 
-# A batch is written when it reaches either bound. Large batches amortize
-# round trips; the bounds keep memory flat whatever the number of jobs.
-BATCH_MAX_JOBS = 500
-BATCH_MAX_ROWS = 50_000
+# Payloads are written in batches of at most this many jobs or body bytes.
+# Large batches amortize round trips; the bounds keep memory flat whatever
+# the number of jobs.
+BATCH_MAX_JOBS = 200
+BATCH_MAX_BYTES = 16 * 1024 * 1024
 
 
 class _Run:
@@ -131,45 +132,84 @@ class _Run:
         self.archive = archive
         self.progress = progress
         self.counts = RunCounts()
-        self._batch: dict[str, tuple[RawPayload, NormalizedJob]] = {}
-        self._batch_rows = 0
+        self._pending: list[RawPayload] = []
+        self._pending_bytes = 0
 
-    def add(self, raw: RawPayload) -> bool:
-        """Normalize a payload and queue it for the next batch.
-
-        Returns False when the payload was rejected instead. A second payload
-        of a job already in the batch writes the batch first, because a batch
-        holds one payload per job.
-        """
+    def add(self, raw: RawPayload) -> None:
+        """Queue a payload for the next batch; an unreadable one is rejected."""
         self.counts.fetched += 1
+        if raw.read_error is not None:
+            self._reject(raw, PayloadError(raw.read_error))
+            return
+        self._pending.append(raw)
+        self._pending_bytes += len(raw.body)
+        if (
+            len(self._pending) >= BATCH_MAX_JOBS
+            or self._pending_bytes >= BATCH_MAX_BYTES
+        ):
+            self.flush()
+
+    def flush(self) -> list[Outcome]:
+        """Archive the queued payloads; returns their outcomes in order.
+
+        Payloads whose SHA-256 the archive already holds are settled without
+        being parsed. The rest are normalized and written in transactions of
+        distinct jobs.
+        """
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending:
+            return []
+        known = self.archive.known_payloads([raw.sha256 for raw in pending])
+        outcomes: list[Outcome] = []
+        touched: list[tuple[RawPayload, str]] = []
+        to_store: list[tuple[int, RawPayload, NormalizedJob]] = []
+        for index, raw in enumerate(pending):
+            seen = known.get(raw.sha256)
+            if seen is not None and raw.job_id in (None, seen.job_id):
+                fetched_again = seen.current_last_fetched_at
+                if fetched_again is not None and raw.fetched_at > fetched_again:
+                    touched.append((raw, seen.job_id))
+                outcomes.append(Outcome.UNCHANGED)
+                continue
+            outcomes.append(Outcome.REJECTED)
+            job = self._normalize(raw)
+            if job is not None:
+                to_store.append((index, raw, job))
+        self.archive.touch(touched)
+        for index, outcome in self._store(to_store):
+            outcomes[index] = outcome
+        for outcome in outcomes:
+            if outcome is Outcome.LOADED:
+                self.counts.loaded += 1
+            elif outcome is Outcome.UNCHANGED:
+                self.counts.unchanged += 1
+        return outcomes
+
+    def _normalize(self, raw: RawPayload) -> NormalizedJob | None:
         try:
-            if raw.read_error is not None:
-                raise PayloadError(raw.read_error)
             job = normalize_body(raw.body)
             _check_requested_job(raw, job)
         except PayloadError as error:
             self._reject(raw, error)
-            return False
-        if job.job_id in self._batch:
-            self.flush()
-        self._batch[job.job_id] = (raw, job)
-        self._batch_rows += job.row_count
-        if len(self._batch) >= BATCH_MAX_JOBS or self._batch_rows >= BATCH_MAX_ROWS:
-            self.flush()
-        return True
+            return None
+        return job
 
-    def flush(self) -> None:
-        """Write the queued payloads in one transaction."""
-        if not self._batch:
-            return
-        outcomes = self.archive.store_batch(list(self._batch.values()))
-        self._batch.clear()
-        self._batch_rows = 0
-        for outcome in outcomes:
-            if outcome is Outcome.LOADED:
-                self.counts.loaded += 1
-            else:
-                self.counts.unchanged += 1
+    def _store(
+        self, items: list[tuple[int, RawPayload, NormalizedJob]]
+    ) -> list[tuple[int, Outcome]]:
+        """Write items in order, starting a new transaction when a job repeats."""
+        results: list[tuple[int, Outcome]] = []
+        group: dict[str, tuple[int, RawPayload, NormalizedJob]] = {}
+        for item in [*items, None]:
+            if group and (item is None or item[2].job_id in group):
+                batch = list(group.values())
+                stored = self.archive.store_batch([(raw, job) for _, raw, job in batch])
+                for (index, _, _), outcome in zip(batch, stored, strict=True):
+                    results.append((index, outcome))
+                group = {}
+            if item is not None:
+                group[item[2].job_id] = item
+        return results
 
     def _reject(self, raw: RawPayload, error: PayloadError) -> None:
         logger.warning("Rejected the payload from %s: %s", raw.source, error)
@@ -251,8 +291,9 @@ def replay_archive(settings: Settings) -> ReplayCounts:
 def _retry_rejected(run: _Run) -> None:
     engine = run.archive.engine
     for rejected_id, raw in iter_rejected(engine):
-        if run.add(raw):
-            run.flush()
+        run.add(raw)
+        outcomes = run.flush()
+        if outcomes and outcomes[0] is not Outcome.REJECTED:
             delete_rejected(engine, rejected_id)
 
 
@@ -284,7 +325,9 @@ def _locked(engine: Engine, scope: str) -> Iterator[None]:
     try:
         lock.acquire()
     except LockHeldError as error:
-        holder = newest_running(engine, scope)
+        # An unsharded run waits for every shard; a shard for its own runs
+        # and for unsharded ones.
+        holder = newest_running(engine, None if scope == "all" else [scope, "all"])
         if holder is not None:
             started = holder["started_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
             raise LockHeldError(

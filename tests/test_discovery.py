@@ -401,3 +401,58 @@ def test_json_log_lines(server: RunningStandin, sqlite_url: str) -> None:
     assert summaries[0]["level"] == "INFO"
     assert summaries[0]["logger"] == "etl.pipeline"
     assert "3 listed, 3 fetched, 3 loaded" in summaries[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("held", "requested", "message"),
+    [
+        ("all", ["--shard", "1/2"], "for shard 1/2 or all jobs"),
+        ("1/2", [], "for all jobs"),
+        ("2/2", ["--shard", "2/2"], "for shard 2/2 or all jobs"),
+    ],
+)
+def test_shard_and_full_locks_exclude(
+    server: RunningStandin,
+    database_url: str,
+    held: str,
+    requested: list[str],
+    message: str,
+) -> None:
+    run_etl("db", "upgrade", "--database-url", database_url)
+    engine = connect(database_url)
+    lock = RunLock(engine, held)
+    lock.acquire()
+    try:
+        result = sync(server, database_url, *requested)
+        other = sync(server, database_url, "--shard", "1/2") if held == "2/2" else None
+    finally:
+        lock.release()
+        engine.dispose()
+
+    assert result.exit_code == 4
+    assert message in result.stderr.splitlines()[-1]
+    if other is not None:
+        assert other.exit_code == 0, other.stderr
+
+
+def test_concurrent_insert_falls_back_to_upsert(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    from etl.load import archive
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(payload("job_x", frames=2)))
+    run_etl("sync", "--from", str(folder), "--database-url", database_url)
+    later = payload("job_x", frames=3, reward=0.75)
+    (folder / "a.json").write_text(json.dumps(later))
+    # The job looks new, as if another process archived it after the check.
+    monkeypatch.setattr(archive, "_current_versions", lambda connection, ids: {})
+
+    result = run_etl("sync", "--from", str(folder), "--database-url", database_url)
+
+    assert result.exit_code == 0, result.stderr
+    (job,) = read_table(database_url, "jobs")
+    assert job["best_reward"] == 0.75
+    assert len(read_table(database_url, "sensor_frames")) == 3
+    assert len(read_table(database_url, "raw_payloads")) == 2

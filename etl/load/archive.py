@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from etl.errors import PayloadError
 from etl.extract.records import RawPayload
@@ -27,7 +28,7 @@ from etl.load.upsert import insert_or_update
 from etl.normalize import NormalizedJob
 from etl.normalize.rows import CHILD_COLUMNS
 
-__all__ = ["NORMALIZED_TABLES", "Archive", "Outcome", "write_jobs"]
+__all__ = ["NORMALIZED_TABLES", "Archive", "KnownPayload", "Outcome", "write_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,18 @@ class Version:
 
 
 @dataclass(frozen=True)
+class KnownPayload:
+    """An archived payload: its job, and its last fetch time if it is current."""
+
+    job_id: str
+    current_last_fetched_at: datetime | None
+
+    @property
+    def is_current(self) -> bool:
+        return self.current_last_fetched_at is not None
+
+
+@dataclass(frozen=True)
 class _Current:
     """What the archive holds for a job: its current payload and fetch times."""
 
@@ -123,6 +136,22 @@ class Archive:
         job_ids = [job.job_id for _, job in items]
         if len(set(job_ids)) != len(job_ids):
             raise ValueError("a batch must not hold two payloads of one job")
+        try:
+            return self._store_batch(items, job_ids, bulk_insert=True)
+        except IntegrityError:
+            logger.info(
+                "Another process archived some of these jobs meanwhile; writing "
+                "the batch again with upserts."
+            )
+            return self._store_batch(items, job_ids, bulk_insert=False)
+
+    def _store_batch(
+        self,
+        items: Sequence[tuple[RawPayload, NormalizedJob]],
+        job_ids: list[str],
+        *,
+        bulk_insert: bool,
+    ) -> list[Outcome]:
         with self.engine.begin() as connection:
             current = _current_versions(connection, job_ids)
             archived = _archived_versions(connection, job_ids)
@@ -151,13 +180,44 @@ class Archive:
                     outcomes.append(Outcome.UNCHANGED)
                 else:
                     number = max(known.values(), default=0) + 1
-                    versions.append(Version(raw, job, number, state is not None))
+                    exists = state is not None or not bulk_insert
+                    versions.append(Version(raw, job, number, exists))
                     outcomes.append(Outcome.LOADED)
             writer = bulk_writer(connection)
             _touch(connection, touched)
-            _insert_raw(writer, versions)
+            _insert_raw(writer, versions, bulk_insert=bulk_insert)
             write_jobs(writer, [version for version in versions if version.applied])
         return outcomes
+
+    def known_payloads(self, hashes: Sequence[str]) -> dict[str, KnownPayload]:
+        """Return which of these payload hashes the archive already holds.
+
+        This lets a sync skip parsing and normalizing payloads it has seen,
+        which is most of them in an incremental run.
+        """
+        jobs, raw = schema.jobs, schema.raw_payloads
+        known: dict[str, KnownPayload] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(dict.fromkeys(hashes))):
+                older = select(raw.c.sha256, raw.c.job_id).where(
+                    raw.c.sha256.in_(chunk)
+                )
+                for archived in connection.execute(older):
+                    known[archived.sha256] = KnownPayload(archived.job_id, None)
+                current = select(
+                    jobs.c.payload_sha256, jobs.c.job_id, jobs.c.last_fetched_at
+                ).where(jobs.c.payload_sha256.in_(chunk))
+                for job in connection.execute(current):
+                    known[job.payload_sha256] = KnownPayload(
+                        job.job_id, job.last_fetched_at
+                    )
+        return known
+
+    def touch(self, touched: list[tuple[RawPayload, str]]) -> None:
+        """Record fetches of `(payload, job id)` that returned the current payload."""
+        if touched:
+            with self.engine.begin() as connection:
+                _touch(connection, touched)
 
     def reject(self, raw: RawPayload, error: PayloadError) -> None:
         """Keep a payload that could not be normalized, with the reason."""
@@ -251,7 +311,9 @@ def _touch(connection: Connection, touched: list[tuple[RawPayload, str]]) -> Non
     )
 
 
-def _insert_raw(writer: BulkWriter, versions: Sequence[Version]) -> None:
+def _insert_raw(
+    writer: BulkWriter, versions: Sequence[Version], *, bulk_insert: bool
+) -> None:
     rows = []
     for version in versions:
         values = {
@@ -264,40 +326,57 @@ def _insert_raw(writer: BulkWriter, versions: Sequence[Version]) -> None:
             "version": version.number,
         }
         rows.append(tuple(values[name] for name in _RAW_COLUMNS))
-    writer.upsert(schema.raw_payloads, _RAW_COLUMNS, rows, keep=_RAW_COLUMNS)
+    if bulk_insert:
+        writer.insert(schema.raw_payloads, _RAW_COLUMNS, rows)
+    else:
+        writer.upsert(schema.raw_payloads, _RAW_COLUMNS, rows, keep=_RAW_COLUMNS)
 
 
 def write_jobs(writer: BulkWriter, versions: Sequence[Version]) -> None:
-    """Upsert the job rows and child rows of payload versions of distinct jobs."""
+    """Write the job rows and child rows of payload versions of distinct jobs.
+
+    Rows of jobs new to the archive are inserted in bulk (COPY on
+    PostgreSQL); rows of archived jobs replace theirs by upsert. A job
+    inserted by another process in the meantime makes the insert raise
+    `IntegrityError`, and the caller then writes the batch again by upsert.
+    """
     if not versions:
         return
-    job_rows = [
-        _job_values(version.job, version.raw.fetched_at, version.raw.sha256)
-        for version in versions
-    ]
-    writer.upsert(schema.jobs, _JOB_COLUMNS, job_rows, keep=("first_seen_at",))
+    new = [version for version in versions if not version.job_exists]
+    rewritten = [version for version in versions if version.job_exists]
+    writer.insert(schema.jobs, _JOB_COLUMNS, [_job_values(v) for v in new])
+    writer.upsert(
+        schema.jobs,
+        _JOB_COLUMNS,
+        [_job_values(v) for v in rewritten],
+        keep=("first_seen_at",),
+    )
 
-    rewritten = [version.job for version in versions if version.job_exists]
+    rewritten_ids = [version.job.job_id for version in rewritten]
     for table in _SNAPSHOT_TABLES:
-        writer.delete_by_job(table, [job.job_id for job in rewritten])
+        writer.delete_by_job(table, rewritten_ids)
     frame_keys = [
-        (job.job_id, frame[1]) for job in rewritten for frame in job.sensor_frames
+        (version.job.job_id, frame[1])
+        for version in rewritten
+        for frame in version.job.sensor_frames
     ]
     for table in _FRAME_CHILD_TABLES:
         writer.delete_by_frame(table, frame_keys)
 
     for table in _CHILD_TABLES:
-        rows = [
-            row for version in versions for row in version.job.child_rows(table.name)
-        ]
-        writer.upsert(table, CHILD_COLUMNS[table.name], rows)
+        columns = CHILD_COLUMNS[table.name]
+        writer.insert(table, columns, _child_rows(table, new))
+        writer.upsert(table, columns, _child_rows(table, rewritten))
 
 
-def _job_values(
-    job: NormalizedJob, fetched_at: datetime, sha256: str
-) -> tuple[Any, ...]:
-    row = job.job | {
-        "payload_sha256": sha256,
+def _child_rows(table: Table, versions: Sequence[Version]) -> list[tuple[Any, ...]]:
+    return [row for version in versions for row in version.job.child_rows(table.name)]
+
+
+def _job_values(version: Version) -> tuple[Any, ...]:
+    fetched_at = version.raw.fetched_at
+    row = version.job.job | {
+        "payload_sha256": version.raw.sha256,
         "first_seen_at": fetched_at,
         "last_changed_at": fetched_at,
         "last_fetched_at": fetched_at,

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import IntegrityError
 
 __all__ = ["BulkWriter", "bulk_writer"]
 
@@ -36,6 +38,12 @@ class BulkWriter:
         keep: Sequence[str] = (),
     ) -> None:
         """Insert rows, updating the columns not in the key or `keep`."""
+        raise NotImplementedError
+
+    def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Values]
+    ) -> None:
+        """Insert rows whose keys cannot exist yet; a duplicate raises."""
         raise NotImplementedError
 
     def delete_by_job(self, table: Table, job_ids: Sequence[str]) -> None:
@@ -72,6 +80,16 @@ class _SqliteWriter(BulkWriter):
         marks = ", ".join("?" for _ in columns)
         conflict = _conflict_clause(table, columns, keep)
         statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {conflict}"
+        self.connection.exec_driver_sql(statement, _sqlite_values(table, columns, rows))
+
+    def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Values]
+    ) -> None:
+        if not rows:
+            return
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
         self.connection.exec_driver_sql(statement, _sqlite_values(table, columns, rows))
 
     def delete_by_job(self, table: Table, job_ids: Sequence[str]) -> None:
@@ -134,6 +152,13 @@ class _PostgresWriter(BulkWriter):
         )
         self.connection.exec_driver_sql(f"DELETE FROM {stage}")
 
+    def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Values]
+    ) -> None:
+        if rows:
+            names = ", ".join(columns)
+            self._copy(f"COPY {table.name} ({names}) FROM STDIN", rows)
+
     def delete_by_job(self, table: Table, job_ids: Sequence[str]) -> None:
         if job_ids:
             self.connection.exec_driver_sql(
@@ -170,9 +195,13 @@ class _PostgresWriter(BulkWriter):
     def _copy(self, statement: str, rows: Sequence[Values]) -> None:
         driver = self.connection.connection.driver_connection
         assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as exc:
+            # Raised as SQLAlchemy's error, like every other statement's.
+            raise IntegrityError(statement, None, exc) from exc
 
 
 def bulk_writer(connection: Connection) -> BulkWriter:

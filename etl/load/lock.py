@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
-import os
 from pathlib import Path
 from typing import IO
 
@@ -33,62 +32,89 @@ def lock_key(scope: str) -> int:
 
 
 class RunLock:
-    """The lock of one scope (`all`, or a shard such as `2/4`) in a database."""
+    """The lock of one scope (`all`, or a shard such as `2/4`) in a database.
+
+    An unsharded run holds the `all` lock exclusively. A shard run holds its
+    own shard lock exclusively and the `all` lock shared, so shards run side
+    by side but never beside an unsharded run.
+    """
 
     def __init__(self, engine: Engine, scope: str) -> None:
         self.engine = engine
         self.scope = scope
         self._connection: Connection | None = None
-        self._file: IO[str] | None = None
+        self._files: list[IO[str]] = []
 
     def acquire(self) -> None:
         """Take the lock at once or raise `LockHeldError`."""
         if self.engine.dialect.name == "postgresql":
             self._acquire_advisory()
         else:
-            self._acquire_file()
+            self._acquire_files()
 
     def release(self) -> None:
-        """Give the lock back; closing its connection or file releases it."""
+        """Give the lock back; closing its connection or files releases it."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for handle in self._files:
+            handle.close()
+        self._files = []
 
     def _acquire_advisory(self) -> None:
         connection = self.engine.connect().execution_options(
             isolation_level="AUTOCOMMIT"
         )
-        acquired = connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(self.scope)}
-        ).scalar_one()
+        try:
+            if self.scope == "all":
+                acquired = self._try(connection, "pg_try_advisory_lock", "all")
+            else:
+                acquired = self._try(
+                    connection, "pg_try_advisory_lock_shared", "all"
+                ) and self._try(connection, "pg_try_advisory_lock", self.scope)
+        except BaseException:
+            connection.close()
+            raise
         if not acquired:
             connection.close()
             raise self._held()
         self._connection = connection
 
-    def _acquire_file(self) -> None:
-        path = self.lock_path()
-        if path is None:
-            return
-        handle = path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise self._held() from None
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._file = handle
+    @staticmethod
+    def _try(connection: Connection, function: str, scope: str) -> bool:
+        statement = text(f"SELECT {function}(:key)")
+        acquired: bool = connection.execute(
+            statement, {"key": lock_key(scope)}
+        ).scalar_one()
+        return acquired
 
-    def lock_path(self) -> Path | None:
-        """Return the lock file of a SQLite database, or None for `:memory:`."""
+    def _acquire_files(self) -> None:
         database = self.engine.url.database
         if not database or database == ":memory:":
-            return None
+            return
+        main = Path(f"{database}.lock")
+        try:
+            if self.scope == "all":
+                self._lock_file(main, fcntl.LOCK_EX)
+            else:
+                self._lock_file(main, fcntl.LOCK_SH)
+                self._lock_file(self.lock_path(), fcntl.LOCK_EX)
+        except BlockingIOError:
+            self.release()
+            raise self._held() from None
+
+    def _lock_file(self, path: Path, mode: int) -> None:
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise
+        self._files.append(handle)
+
+    def lock_path(self) -> Path:
+        """Return the lock file of this scope beside a SQLite database."""
+        database = self.engine.url.database
         suffix = (
             "" if self.scope == "all" else "-shard-" + self.scope.replace("/", "-of-")
         )
@@ -103,4 +129,4 @@ class RunLock:
     def _scope_text(self) -> str:
         if self.scope == "all":
             return "all jobs"
-        return f"shard {self.scope}"
+        return f"shard {self.scope} or all jobs"

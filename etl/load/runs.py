@@ -104,28 +104,31 @@ def latest_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
 
 
 def mark_interrupted(engine: Engine, scope: str) -> int:
-    """Mark runs of a lock scope still `running` as failed; returns how many.
+    """Mark runs still `running` that cannot be alive as failed; returns how many.
 
-    Call only while holding the scope's run lock: then none of them is alive.
+    Call only while holding the scope's run lock. Holding `all` excludes every
+    other run, so every run still `running` then died; holding a shard's lock
+    excludes only that shard's other runs.
     """
     table = schema.etl_runs
+    query = update(table).where(table.c.status == RunStatus.RUNNING.value)
+    if scope != "all":
+        query = query.where(table.c.scope == scope)
     with engine.begin() as connection:
         result = connection.execute(
-            update(table)
-            .where(table.c.status == RunStatus.RUNNING.value, table.c.scope == scope)
-            .values(status=RunStatus.FAILED.value, error=INTERRUPTED_ERROR)
+            query.values(status=RunStatus.FAILED.value, error=INTERRUPTED_ERROR)
         )
     return max(result.rowcount, 0)
 
 
-def newest_running(engine: Engine, scope: str) -> dict[str, Any] | None:
-    """Return the newest run of a lock scope whose status is `running`."""
+def newest_running(engine: Engine, scopes: list[str] | None) -> dict[str, Any] | None:
+    """Return the newest run still `running` in one of `scopes` (None: any)."""
     table = schema.etl_runs
+    query = select(table).where(table.c.status == RunStatus.RUNNING.value)
+    if scopes is not None:
+        query = query.where(table.c.scope.in_(scopes))
     with engine.connect() as connection:
         row = connection.execute(
-            select(table)
-            .where(table.c.status == RunStatus.RUNNING.value, table.c.scope == scope)
-            .order_by(table.c.started_at.desc())
-            .limit(1)
+            query.order_by(table.c.started_at.desc()).limit(1)
         ).first()
     return dict(row._mapping) if row is not None else None

@@ -137,6 +137,7 @@ jobs = Table(
     Column("last_changed_at", UtcDateTime, nullable=False),
     Column("last_fetched_at", UtcDateTime, nullable=False),
     Index(None, "state"),
+    Index(None, "payload_sha256"),
     Index(None, "created_at"),
 )
 
@@ -207,6 +208,7 @@ raw_payloads = Table(
     Column("last_fetched_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Index(None, "fetched_at"),
+    Index(None, "sha256"),
     Index(None, "job_id", "version", unique=True),
 )
 

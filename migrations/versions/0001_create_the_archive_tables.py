@@ -68,6 +68,9 @@ def upgrade() -> None:
             batch_op.f("ix_jobs_created_at"), ["created_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_jobs_state"), ["state"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_jobs_payload_sha256"), ["payload_sha256"], unique=False
+        )
 
     op.create_table(
         "raw_payloads",
@@ -87,6 +90,9 @@ def upgrade() -> None:
     with op.batch_alter_table("raw_payloads", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_raw_payloads_fetched_at"), ["fetched_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_raw_payloads_sha256"), ["sha256"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_raw_payloads_job_id_version"),
@@ -246,10 +252,12 @@ def downgrade() -> None:
     op.drop_table("candidates")
     with op.batch_alter_table("raw_payloads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_raw_payloads_job_id_version"))
+        batch_op.drop_index(batch_op.f("ix_raw_payloads_sha256"))
         batch_op.drop_index(batch_op.f("ix_raw_payloads_fetched_at"))
 
     op.drop_table("raw_payloads")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_jobs_payload_sha256"))
         batch_op.drop_index(batch_op.f("ix_jobs_state"))
         batch_op.drop_index(batch_op.f("ix_jobs_created_at"))
 
