@@ -170,7 +170,7 @@ def cli(log_level: str, log_format: str) -> None:
 @click.option(
     "--concurrency",
     type=int,
-    help="Maximum requests in flight [env ETL_CONCURRENCY; default 8].",
+    help="Maximum requests in flight, 1 to 256 [env ETL_CONCURRENCY; default 8].",
 )
 @click.option(
     "--listing-style",
@@ -199,7 +199,13 @@ def sync(
     """Fetch job results and upsert them into the archive.
 
     Without --job-id or --from, lists every job of the account and fetches
-    those not yet archived in a finished state.
+    those not yet archived in a finished state. The API key comes from
+    SYNTH_API_KEY or the file SYNTH_API_KEY_FILE names. --from reads .json,
+    .jsonl and .ndjson files, optionally gzip-compressed, and takes none of
+    the job options.
+
+    Exit codes: 0 success, 1 failed, 2 invalid configuration, 3 some payloads
+    rejected or jobs failed, 4 another run holds the lock.
 
     Example: etl sync --job-id po_abc123 --job-id po_7d41e0
     """
@@ -322,7 +328,11 @@ def db_current(database_url: str | None) -> None:
 @cli.command()
 @_database_option
 @click.option(
-    "--limit", type=click.IntRange(1), default=10, show_default=True, help="Runs shown."
+    "--limit",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Maximum number of runs shown.",
 )
 def runs(database_url: str | None, limit: int) -> None:
     """Print the latest runs, newest first.
@@ -361,7 +371,11 @@ def runs(database_url: str | None, limit: int) -> None:
 @cli.command()
 @_database_option
 @click.option(
-    "--limit", type=click.IntRange(1), default=20, show_default=True, help="Rows shown."
+    "--limit",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Maximum number of rejected payloads shown.",
 )
 def rejected(database_url: str | None, limit: int) -> None:
     """Print the newest rejected payloads with the reason for each.
