@@ -123,6 +123,7 @@ class RunResult:
 # the number of jobs.
 BATCH_MAX_JOBS = 200
 BATCH_MAX_BYTES = 16 * 1024 * 1024
+FLUSH_INTERVAL_SECONDS = 1.0
 
 
 class _Run:
@@ -470,14 +471,17 @@ async def _fetch_and_store(
         asyncio.create_task(_fetch_worker(client, pending, fetched))
         for _ in range(min(concurrency, max(len(job_ids), 1)))
     ]
+    last_flush = time.monotonic()
     try:
         for _ in range(len(job_ids)):
             item = await fetched.get()
             await asyncio.to_thread(_store_fetched, run, item)
             run.progress.advance()
-            if fetched.empty():
-                # Nothing else has arrived: write now rather than wait.
+            if time.monotonic() - last_flush >= FLUSH_INTERVAL_SECONDS:
+                # Write what has arrived at least this often, so a slow API
+                # never keeps fetched payloads unwritten for long.
                 await asyncio.to_thread(run.flush)
+                last_flush = time.monotonic()
     finally:
         for worker in workers:
             worker.cancel()
