@@ -209,11 +209,15 @@ def sync(
 
     Example: etl sync --job-id po_abc123 --job-id po_7d41e0
     """
-    if source is not None and (job_ids or status or created_after or shard):
+    if source is not None and (job_ids or full or status or created_after or shard):
         _stop(
-            "--from reads saved files, so it takes no --job-id, --status, "
+            "--from reads saved files, so it takes no --job-id, --full, --status, "
             "--created-after or --shard.",
             EXIT_CONFIG,
+        )
+    if status is not None and not status.strip():
+        _stop(
+            "Invalid --status: it is empty; give a status such as running.", EXIT_CONFIG
         )
     for job_id in job_ids:
         _check_job_id(job_id)
@@ -476,7 +480,8 @@ def report(database_url: str | None, out: Path) -> None:
         )
     click.echo(
         f"Wrote {out}: {summary.job_count} jobs, {summary.reward_chart_count} "
-        f"reward charts, {summary.activity_chart_count} sensor activity charts."
+        f"reward charts, {summary.activity_chart_count} sensor activity "
+        f"chart{'' if summary.activity_chart_count == 1 else 's'}."
     )
 
 

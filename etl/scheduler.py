@@ -188,7 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, run the schedule and return its exit code."""
     arguments = _parse_arguments(argv)
     configure_logging("INFO", arguments.log_format)
-    sync_arguments = shlex.split(os.environ.get("ETL_SYNC_ARGS", ""))
+    try:
+        sync_arguments = shlex.split(os.environ.get("ETL_SYNC_ARGS", ""))
+    except ValueError as error:
+        logger.error(
+            "ETL_SYNC_ARGS is invalid (%s); fix its quoting and restart the scheduler.",
+            error,
+        )
+        return 2
     sync_arguments += arguments.sync_arguments
     return run_schedule(
         sync_arguments, arguments.interval, arguments.once, arguments.log_format

@@ -20,15 +20,20 @@ def test_listing_needs_api_key(sqlite_url: str) -> None:
 
 
 def test_from_rejects_job_options(sqlite_url: str) -> None:
-    for option in (["--job-id", "j1"], ["--status", "running"], ["--shard", "1/2"]):
+    for option in (
+        ["--job-id", "j1"],
+        ["--full"],
+        ["--status", "running"],
+        ["--shard", "1/2"],
+    ):
         result = run_etl(
             "sync", "--from", "x.json", *option, "--database-url", sqlite_url
         )
 
         assert result.exit_code == 2, option
         assert result.stderr == (
-            "error: --from reads saved files, so it takes no --job-id, --status, "
-            "--created-after or --shard.\n"
+            "error: --from reads saved files, so it takes no --job-id, --full, "
+            "--status, --created-after or --shard.\n"
         )
 
 

@@ -257,8 +257,11 @@ def test_overlapping_run_exits_with_lock_code(
 
     assert held.exit_code == 4
     message = held.stderr.splitlines()[-1]
-    assert message.startswith("error: Another etl run holds the lock of ")
-    assert "for all jobs: run 11111111-2222-3333-4444-555555555555 (pid " in message
+    assert message.startswith("error: Another etl run holds a lock of ")
+    assert (
+        "that a run of all jobs needs: run 11111111-2222-3333-4444-555555555555 (pid "
+        in message
+    )
     assert message.endswith(
         "started at 2026-12-01T10:00:00Z. This run exits; try again after that "
         "run ends."
@@ -406,9 +409,9 @@ def test_json_log_lines(server: RunningStandin, sqlite_url: str) -> None:
 @pytest.mark.parametrize(
     ("held", "requested", "message"),
     [
-        ("all", ["--shard", "1/2"], "for shard 1/2 or all jobs"),
-        ("1/2", [], "for all jobs"),
-        ("2/2", ["--shard", "2/2"], "for shard 2/2 or all jobs"),
+        ("all", ["--shard", "1/2"], "that a run of shard 1/2 needs"),
+        ("1/2", [], "that a run of all jobs needs"),
+        ("2/2", ["--shard", "2/2"], "that a run of shard 2/2 needs"),
     ],
 )
 def test_shard_and_full_locks_exclude(
@@ -456,3 +459,50 @@ def test_concurrent_insert_falls_back_to_upsert(
     assert job["best_reward"] == 0.75
     assert len(read_table(database_url, "sensor_frames")) == 3
     assert len(read_table(database_url, "raw_payloads")) == 2
+
+
+def test_empty_status_rejected(sqlite_url: str) -> None:
+    result = run_etl("sync", "--status", "", "--database-url", sqlite_url)
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: Invalid --status: it is empty; give a status such as running.\n"
+    )
+
+
+def test_missing_listing_names_setting(sqlite_url: str) -> None:
+    api = standin(listing_styles=["offset"])
+    with run_standin(api) as server:
+        result = sync(server, sqlite_url, ETL_LISTING_STYLE="cursor")
+
+    assert result.exit_code == 1
+    message = result.stderr.splitlines()[-1]
+    assert "returned HTTP 404" in message
+    assert message.endswith(
+        "The API has no job listing at /api/v1/offline/jobs; check "
+        "ETL_LISTING_STYLE (offset or cursor)."
+    )
+
+
+def test_shards_on_new_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    api = StandinApi(api_keys=API_KEY)
+    for number in range(40):
+        api.add_payload(payload(f"job_{number:03d}"))
+    with run_standin(api) as server:
+        env = subprocess_env(server, url)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "etl", "sync", "--shard", f"{k}/6"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in range(1, 7)
+        ]
+        outputs = [process.communicate(timeout=120) for process in processes]
+
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr
+    assert len(read_table(url, "jobs")) == 40

@@ -361,7 +361,7 @@ def test_concurrent_first_runs_on_empty_postgres(
     assert 0 in codes
     for code, stderr in results:
         if code == 4:
-            assert "Another etl run holds the lock" in stderr
+            assert "Another etl run holds a lock" in stderr
     assert len(read_table(postgres_url, "jobs")) == 69
 
 

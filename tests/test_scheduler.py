@@ -137,3 +137,14 @@ def test_scheduler_stops_on_sigterm(sqlite_url: str, tmp_path: Path) -> None:
     assert "Received SIGTERM, stopping." in log_text
     assert len(read_table(sqlite_url, "etl_runs")) == 1
     assert job_ids == ["pl_5f0c2a9e81d34b77", "po_7d41e0", "po_abc123"]
+
+
+def test_scheduler_rejects_bad_quoting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ETL_SYNC_ARGS", "--status 'running")
+
+    code = scheduler.main(["--once"])
+
+    assert code == 2
+    assert "ETL_SYNC_ARGS is invalid (No closing quotation)" in capsys.readouterr().err

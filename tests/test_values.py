@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from archive_helpers import read_table, run_etl
 
@@ -273,3 +275,68 @@ def test_multi_megabyte_prompt(tmp_path: Path, database_url: str) -> None:
     (message,) = read_table(database_url, "prompt_messages")
     assert message["content"] == content
     assert len(message["content"]) == 3_500_000
+
+
+def test_sqlite_timestamps_one_text_form(tmp_path: Path, sqlite_url: str) -> None:
+    import re
+    import sqlite3
+
+    from etl.load import schema
+    from etl.load.schema import UtcDateTime
+    from standin_api import StandinApi, run_standin
+
+    body = json.dumps(
+        {
+            "job_id": "j1",
+            "status": "running",
+            "created_at": "2026-03-01T09:15:30+02:00",
+            "sensor_frames": [{"frame_id": "f", "created_at": 1772349330}],
+        }
+    )
+    load(tmp_path, sqlite_url, body)
+    api = StandinApi(api_keys="sk_test_times")
+    api.add_job("j1", body.encode())
+    with run_standin(api) as server:
+        env = {"SYNTH_API_KEY": "sk_test_times", "SYNTH_BACKEND_URL": server.url}
+        run_etl("sync", "--job-id", "j1", "--database-url", sqlite_url, env=env)
+    run_etl("replay", "--database-url", sqlite_url)
+
+    pattern = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+    connection = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    checked = 0
+    for table in schema.metadata.sorted_tables:
+        for column in table.columns:
+            if not isinstance(column.type, UtcDateTime):
+                continue
+            query = f"SELECT {column.name} FROM {table.name}"
+            for (value,) in connection.execute(query):
+                if value is not None:
+                    checked += 1
+                    assert pattern.fullmatch(value), (table.name, column.name, value)
+    connection.close()
+    assert checked >= 10
+
+
+def test_huge_rewards_stored_as_null(tmp_path: Path, database_url: str) -> None:
+    body = json.dumps(
+        {
+            "job_id": "j1",
+            "best_reward": 2e15,
+            "history": [
+                {"generation": 1, "best_reward": 1e308},
+                {"generation": 2, "best_reward": -1e308},
+                {"generation": 3, "best_reward": 1e15},
+            ],
+        }
+    )
+
+    assert load(tmp_path, database_url, body) == 0
+
+    assert job(database_url)["best_reward"] is None
+    rewards = [row["best_reward"] for row in read_table(database_url, "history")]
+    assert rewards == [None, None, 1e15]
+    engine = create_engine(database_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        summary = connection.execute(text("SELECT * FROM job_summary")).all()
+    engine.dispose()
+    assert len(summary) == 1

@@ -92,7 +92,7 @@ async def _offset_pages(
         params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": offset}
         if job_filter.status is not None:
             params["status"] = job_filter.status
-        document = await client.get_json(OFFSET_LISTING_PATH, params)
+        document = await _get_page(client, OFFSET_LISTING_PATH, params)
         items = _page_items(document, OFFSET_LISTING_PATH)
         yield items
         if not items or len(items) < longest:
@@ -114,7 +114,7 @@ async def _cursor_pages(
             params["state"] = job_filter.status
         if job_filter.created_after is not None:
             params["created_after"] = job_filter.created_after.isoformat()
-        document = await client.get_json(CURSOR_LISTING_PATH, params)
+        document = await _get_page(client, CURSOR_LISTING_PATH, params)
         yield _page_items(document, CURSOR_LISTING_PATH)
         cursor = document.get("next_cursor") if isinstance(document, dict) else None
         if not cursor:
@@ -125,6 +125,18 @@ async def _cursor_pages(
                 f"{str(cursor)[:60]!r} twice; stopping to avoid an endless listing."
             )
         used.add(cursor)
+
+
+async def _get_page(client: SynthClient, path: str, params: dict[str, Any]) -> Any:
+    try:
+        return await client.get_json(path, params)
+    except PermanentError as error:
+        if "returned HTTP 404" not in str(error):
+            raise
+        raise PermanentError(
+            f"{error} The API has no job listing at {path}; check "
+            "ETL_LISTING_STYLE (offset or cursor)."
+        ) from None
 
 
 def _page_items(document: Any, path: str) -> list[Any]:

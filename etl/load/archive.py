@@ -24,6 +24,7 @@ from etl.errors import PayloadError
 from etl.extract.records import RawPayload
 from etl.load import schema
 from etl.load.bulk import BulkWriter, bulk_writer
+from etl.load.schema import UtcDateTime
 from etl.load.upsert import insert_or_update
 from etl.normalize import NormalizedJob
 from etl.normalize.rows import CHILD_COLUMNS
@@ -294,10 +295,11 @@ def _touch(connection: Connection, touched: list[tuple[RawPayload, str]]) -> Non
         {"key_job_id": job_id, "key_sha256": item.sha256, "fetched": item.fetched_at}
         for item, job_id in touched
     ]
+    fetched = bindparam("fetched", type_=UtcDateTime())
     connection.execute(
         update(jobs)
         .where(jobs.c.job_id == bindparam("key_job_id"))
-        .values(last_fetched_at=bindparam("fetched")),
+        .values(last_fetched_at=fetched),
         parameters,
     )
     connection.execute(
@@ -306,7 +308,7 @@ def _touch(connection: Connection, touched: list[tuple[RawPayload, str]]) -> Non
             raw.c.job_id == bindparam("key_job_id"),
             raw.c.sha256 == bindparam("key_sha256"),
         )
-        .values(last_fetched_at=bindparam("fetched")),
+        .values(last_fetched_at=fetched),
         parameters,
     )
 

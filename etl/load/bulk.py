@@ -17,6 +17,8 @@ import psycopg
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
+from etl.load.schema import UtcDateTime
+
 __all__ = ["BulkWriter", "bulk_writer"]
 
 Values = tuple[Any, ...]
@@ -129,7 +131,7 @@ def _sqlite_time(value: datetime) -> str:
 
 
 def _is_timestamp(table: Table, name: str) -> bool:
-    return table.columns[name].type.python_type is datetime
+    return isinstance(table.columns[name].type, UtcDateTime)
 
 
 class _PostgresWriter(BulkWriter):

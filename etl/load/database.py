@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -125,14 +126,27 @@ def current_revision(engine: Engine) -> str | None:
 
 
 @contextmanager
-def _schema_lock(engine: Engine) -> Iterator[None]:
-    """Serialize schema changes of concurrent processes on PostgreSQL.
+def _sqlite_schema_lock(engine: Engine) -> Iterator[None]:
+    """Hold an exclusive `flock` on `DATABASE.schema.lock` while it exists."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.schema.lock", "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
-    SQLite needs no lock: each migration runs in a `BEGIN IMMEDIATE`
-    transaction that reads the current revision after taking the write lock.
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialize schema changes of concurrent processes.
+
+    PostgreSQL takes an advisory lock, SQLite an `flock` on a file beside the
+    database; both wait for the holder rather than fail.
     """
     if engine.dialect.name != "postgresql":
-        yield
+        with _sqlite_schema_lock(engine):
+            yield
         return
     try:
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")

@@ -123,10 +123,11 @@ class RunLock:
     def _held(self) -> LockHeldError:
         url = self.engine.url.render_as_string(hide_password=True)
         return LockHeldError(
-            f"Another etl run holds the lock of {url} for {self._scope_text()}"
+            f"Another etl run holds a lock of {url} that a run of "
+            f"{self._scope_text()} needs"
         )
 
     def _scope_text(self) -> str:
         if self.scope == "all":
             return "all jobs"
-        return f"shard {self.scope} or all jobs"
+        return f"shard {self.scope}"

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "UtcDateTime",
     "candidates",
     "etl_runs",
     "history",

@@ -8,8 +8,9 @@ databases receive identical rows:
 - integers (versions, counts, generations): ints, numeric strings and
   integral floats are accepted; booleans, fractions and values outside the
   signed 64-bit range are invalid;
-- rewards: numbers and numeric strings; NaN and infinities are stored as
-  NULL because SQLite cannot store NaN, and -0.0 as 0.0 as SQLite does;
+- rewards: numbers and numeric strings; NaN, infinities and magnitudes above
+  `REWARD_LIMIT` are stored as NULL because SQLite cannot store NaN and
+  views subtract rewards, and -0.0 as 0.0 as SQLite does;
 - timestamps: ISO-8601 with any offset (naive means UTC), or epoch seconds or
   milliseconds; stored in UTC with microsecond precision.
 """
@@ -34,6 +35,9 @@ __all__ = [
     "parse_timestamp",
 ]
 
+# Rewards and costs beyond this magnitude are stored as NULL, like
+# infinities: differences of values near the float range overflow in SQL.
+REWARD_LIMIT = 1e15
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -107,7 +111,7 @@ def _to_reward(value: Any) -> Any:
         value = float(value)
     if not isinstance(value, float):
         raise ValueError(f"expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) > REWARD_LIMIT:
         return None
     # Adding 0.0 turns -0.0 into 0.0, which SQLite would store anyway.
     return value + 0.0
