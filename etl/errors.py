@@ -40,11 +40,11 @@ class TransientError(EtlError):
 
 
 class UnreachableError(TransientError):
-    """The API host refused or never answered the connection."""
+    """The API host refused the connection or did not respond."""
 
 
 class InvalidBodyError(TransientError):
-    """The API answered 200 with a body that is not a JSON object.
+    """The API returned 200 with a body that is not valid JSON.
 
     `body` keeps the bytes received from the URL `source`, so a payload that
     stays invalid after every retry can still be archived as rejected.
@@ -77,7 +77,7 @@ class TlsError(PermanentError):
 
 
 class JobNotFoundError(PermanentError):
-    """The API answered 404 for a job id."""
+    """The API returned 404 for a job id."""
 
 
 class LockHeldError(EtlError):

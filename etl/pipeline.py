@@ -94,7 +94,7 @@ class Shard:
 
 @dataclass(frozen=True)
 class SyncRequest:
-    """What one run archives: saved files, named jobs, or the whole listing."""
+    """The input of one run: saved files, named jobs, or the whole listing."""
 
     source: Path | None = None
     job_ids: tuple[str, ...] = ()
@@ -153,8 +153,8 @@ class _Run:
     def flush(self) -> list[Outcome]:
         """Archive the queued payloads; returns their outcomes in order.
 
-        Payloads whose SHA-256 the archive already holds are settled without
-        being parsed. The rest are normalized and written in transactions of
+        Payloads whose SHA-256 the archive already contains are settled
+        without being parsed. The rest are normalized and written in transactions of
         distinct jobs.
         """
         pending, self._pending, self._pending_bytes = self._pending, [], 0

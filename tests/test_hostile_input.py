@@ -40,7 +40,7 @@ def rejected_errors(url: str) -> list[str]:
             '{"job_id": "t2", "created_at": "9999-12-31T23:59:59-05:00"}',
             "Invalid value at created_at: ",
         ),
-        ('{"job_id": "t3", "lever_count": ' + "9" * 5000 + "}", "JSON parsing refused"),
+        ('{"job_id": "t3", "lever_count": ' + "9" * 5000 + "}", "invalid JSON value"),
         (
             '{"job_id": "t4", "x": ' + "[" * 600 + '"\\u0000"' + "]" * 600 + "}",
             "nests JSON too deeply",

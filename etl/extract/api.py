@@ -238,7 +238,7 @@ class _Reply:
 
 
 class _RetryAfterWait:
-    """Wait as the server's `Retry-After` asks, else back off exponentially."""
+    """Wait for the server's `Retry-After` delay, else back off exponentially."""
 
     def __init__(self, cap: float) -> None:
         self.cap = cap

@@ -69,7 +69,7 @@ _LOOKUP_CHUNK = 500
 
 
 class Outcome(enum.StrEnum):
-    """What storing one payload did."""
+    """The result of storing one payload."""
 
     LOADED = "loaded"
     UNCHANGED = "unchanged"
@@ -105,7 +105,7 @@ class KnownPayload:
 
 @dataclass(frozen=True)
 class _Current:
-    """What the archive holds for a job: its current payload and fetch times."""
+    """A job's archived state: its current payload hash and fetch times."""
 
     sha256: str
     last_changed_at: datetime

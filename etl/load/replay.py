@@ -31,7 +31,7 @@ _PAGE = 200
 
 @dataclass
 class ReplayCounts:
-    """What a replay rebuilt."""
+    """Counts of a replay: jobs rebuilt, versions applied, versions skipped."""
 
     jobs: int = 0
     versions: int = 0

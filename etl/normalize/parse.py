@@ -42,9 +42,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
         ) from None
     except ValueError as exc:
         # Python refuses integers of more than 4,300 digits by default.
-        raise PayloadError(
-            f"The body holds a value JSON parsing refused: {exc}."
-        ) from None
+        raise PayloadError(f"The body contains an invalid JSON value: {exc}.") from None
     except RecursionError:
         raise PayloadError("The body nests JSON too deeply to parse.") from None
     if not isinstance(value, dict):
