@@ -473,6 +473,7 @@ class Bench:
         job_ids = sorted(path.stem for path in self.api_dir.glob("*.json"))
         url = self.sqlite_url("etl_api")
         env = self.etl_env() | {"SYNTH_API_KEY": STANDIN_API_KEY}
+        (self.work / "logs").mkdir(parents=True, exist_ok=True)
         with StandinServer(
             self.python,
             REPO / "tests" / "standin_api.py",
