@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl import __version__
@@ -329,6 +331,23 @@ def db_current(database_url: str | None) -> None:
     click.echo(f"head:    {head_revision()}")
 
 
+def _read_archive(
+    database_url: str | None, read: Callable[[Engine], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Run a read on an existing archive; errors end the command."""
+    try:
+        settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
+        engine = connect(settings.database_url)
+        try:
+            ensure_schema(engine)
+            return read(engine)
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+
+
 @cli.command()
 @_database_option
 @click.option(
@@ -343,17 +362,7 @@ def runs(database_url: str | None, limit: int) -> None:
 
     Example: etl runs --limit 5
     """
-    try:
-        settings = load_settings(database_url=database_url)
-        require_existing(settings.database_url)
-        engine = connect(settings.database_url)
-        try:
-            ensure_schema(engine)
-            rows = latest_runs(engine, limit)
-        finally:
-            engine.dispose()
-    except (EtlError, SQLAlchemyError) as error:
-        _fail(error)
+    rows = _read_archive(database_url, lambda engine: latest_runs(engine, limit))
     columns = (
         "started_at",
         "status",
@@ -386,17 +395,7 @@ def rejected(database_url: str | None, limit: int) -> None:
 
     Example: etl rejected --limit 50
     """
-    try:
-        settings = load_settings(database_url=database_url)
-        require_existing(settings.database_url)
-        engine = connect(settings.database_url)
-        try:
-            ensure_schema(engine)
-            rows = latest_rejected(engine, limit)
-        finally:
-            engine.dispose()
-    except (EtlError, SQLAlchemyError) as error:
-        _fail(error)
+    rows = _read_archive(database_url, lambda engine: latest_rejected(engine, limit))
     if not rows:
         click.echo("No rejected payloads.")
     for row in rows:
