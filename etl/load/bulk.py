@@ -76,22 +76,25 @@ class _SqliteWriter(BulkWriter):
         *,
         keep: Sequence[str] = (),
     ) -> None:
-        if not rows:
-            return
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
-        conflict = _conflict_clause(table, columns, keep)
-        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {conflict}"
-        self.connection.exec_driver_sql(statement, _sqlite_values(table, columns, rows))
+        self._insert_many(table, columns, rows, _conflict_clause(table, columns, keep))
 
     def insert(
         self, table: Table, columns: Sequence[str], rows: Sequence[Values]
+    ) -> None:
+        self._insert_many(table, columns, rows, "")
+
+    def _insert_many(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[Values],
+        conflict: str,
     ) -> None:
         if not rows:
             return
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
-        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {conflict}"
         self.connection.exec_driver_sql(statement, _sqlite_values(table, columns, rows))
 
     def delete_by_job(self, table: Table, job_ids: Sequence[str]) -> None:
