@@ -26,6 +26,7 @@ from etl.extract.listing import JobFilter
 from etl.load import RunStatus, connect, latest_runs, mask_url, upgrade
 from etl.load.database import (
     current_revision,
+    describe_error,
     ensure_schema,
     head_revision,
     require_existing,
@@ -38,7 +39,6 @@ from etl.pipeline import (
     RunResult,
     Shard,
     SyncRequest,
-    describe_error,
     replay_archive,
     retry_rejected,
     run_sync,

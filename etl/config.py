@@ -149,12 +149,12 @@ def load_settings(**overrides: Any) -> Settings:
     Overrides whose value is None are ignored, so unset flags keep the
     environment's value.
     """
-    given = {name: value for name, value in overrides.items() if value is not None}
+    set_flags = {name: value for name, value in overrides.items() if value is not None}
     try:
         settings = Settings()
-        if not given:
+        if not set_flags:
             return settings
-        merged = settings.model_dump() | given
+        merged = settings.model_dump() | set_flags
         return Settings.model_validate(
             {_alias_of(name): value for name, value in merged.items()}
         )

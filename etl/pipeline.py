@@ -42,6 +42,7 @@ from etl.load import (
     schema,
     start_run,
 )
+from etl.load.database import describe_error
 from etl.load.lock import RunLock
 from etl.load.rejected import delete_rejected, iter_rejected
 from etl.load.replay import ReplayCounts, replay
@@ -244,7 +245,7 @@ def _check_requested_job(raw: RawPayload, job: NormalizedJob) -> None:
 
 
 def run_sync(settings: Settings, request: SyncRequest) -> RunResult:
-    """Run one sync as the request says and record it in `etl_runs`."""
+    """Run one sync as requested and record it in `etl_runs`."""
     if request.source is not None:
         root = request.source
         check_source(root)
@@ -274,8 +275,8 @@ def replay_archive(settings: Settings) -> ReplayCounts:
     engine = connect(settings.database_url)
     try:
         ensure_schema(engine)
-        # NOTE: a replay takes the lock of unsharded runs only, so stop
-        # sharded syncs (`--shard`) before replaying.
+        # The unsharded lock is exclusive, so no sync of any shard runs
+        # during a replay.
         with _locked(engine, "all"):
             counts = replay(engine)
     finally:
@@ -326,8 +327,8 @@ def _locked(engine: Engine, scope: str) -> Iterator[None]:
     try:
         lock.acquire()
     except LockHeldError as error:
-        # An unsharded run waits for every shard; a shard for its own runs
-        # and for unsharded ones.
+        # An unsharded run is blocked by a run of any shard; a shard run by
+        # runs of its own shard and by unsharded ones.
         holder = newest_running(engine, None if scope == "all" else [scope, "all"])
         if holder is not None:
             started = holder["started_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -385,15 +386,6 @@ def _record_failure(engine: Engine, run: _Run, run_id: str, exc: BaseException) 
             describe_error(record_error),
         )
     logger.error("Run %s failed: %s", run_id, error)
-
-
-def describe_error(exc: BaseException) -> str:
-    """Return a one-line description of an error, driver errors included."""
-    if isinstance(exc, SQLAlchemyError):
-        original = getattr(exc, "orig", None) or exc
-        lines = str(original).strip().splitlines()
-        return lines[0] if lines else type(original).__name__
-    return str(exc) or type(exc).__name__
 
 
 def _log_summary(run_id: str, run: _Run, seconds: float, url: str) -> None:

@@ -506,3 +506,18 @@ def test_shards_on_new_sqlite_file(tmp_path: Path) -> None:
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr
     assert len(read_table(url, "jobs")) == 40
+
+
+def test_replay_blocked_by_shard_run(server: RunningStandin, database_url: str) -> None:
+    sync(server, database_url)
+    engine = connect(database_url)
+    lock = RunLock(engine, "1/2")
+    lock.acquire()
+    try:
+        result = run_etl("replay", "--database-url", database_url)
+    finally:
+        lock.release()
+        engine.dispose()
+
+    assert result.exit_code == 4
+    assert "that a run of all jobs needs" in result.stderr.splitlines()[-1]

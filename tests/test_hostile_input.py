@@ -96,7 +96,7 @@ def test_undecodable_file_name(tmp_path: Path, sqlite_url: str) -> None:
 
 
 def test_unreadable_file_rejected(tmp_path: Path) -> None:
-    # Root reads files whatever their mode, so a directory stands in for a
+    # Root reads files whatever their mode, so a directory serves as a
     # file that cannot be opened.
     path = tmp_path / "locked.json"
     path.mkdir()

@@ -59,8 +59,8 @@ class JobFilter:
     def accepts(self, summary: JobSummary) -> bool:
         """Tell whether a summary passes; a summary without the field passes."""
         if self.status is not None and summary.status is not None:
-            wanted = self.status.strip().lower()
-            if summary.status.strip().lower() != wanted:
+            expected = self.status.strip().lower()
+            if summary.status.strip().lower() != expected:
                 return False
         if self.created_after is not None and summary.created_at is not None:
             return summary.created_at > self.created_after

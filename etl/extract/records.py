@@ -16,7 +16,7 @@ class RawPayload:
     `source` is the URL without credentials, or the file path with a line
     number for JSON Lines. `job_id` is the id the payload was requested under,
     when known. `read_error` is set when the source could not be read whole
-    (a corrupt gzip stream, for instance); `body` then holds the bytes read.
+    (a corrupt gzip stream, for instance); `body` then contains the bytes read.
     """
 
     body: bytes

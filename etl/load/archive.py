@@ -1,9 +1,9 @@
 """Write normalized jobs, raw payloads and rejected payloads in batches.
 
 A batch of jobs is written in one transaction with one bulk statement per
-table, so each job's rows always come from one payload version: a batch
-lands whole or not at all. Tables describing the best result (prompt
-messages, candidates, lever versions) mirror the latest payload; sensor
+table. A batch lands whole or not at all, so each job's rows always come
+from one payload version. Tables that describe the best result (prompt
+messages, candidates, lever versions) mirror the latest payload. Sensor
 frames and history accumulate, so rows once archived stay when a later
 payload of the same job omits them.
 """

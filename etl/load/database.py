@@ -23,6 +23,7 @@ from etl.errors import ConfigurationError, SchemaError, SourceError
 __all__ = [
     "connect",
     "current_revision",
+    "describe_error",
     "ensure_schema",
     "head_revision",
     "mask_url",
@@ -231,10 +232,16 @@ def _scripts() -> list[Any]:
     return list(ScriptDirectory.from_config(_alembic_config()).walk_revisions())
 
 
+def describe_error(exc: BaseException) -> str:
+    """Return a one-line description of an error, driver errors included."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
+
+
 def _unreachable(engine: Engine, exc: SQLAlchemyError) -> SourceError:
     url = engine.url.render_as_string(hide_password=True)
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    reason = lines[0] if lines else type(exc).__name__
+    reason = describe_error(exc)
     if engine.dialect.name == "sqlite":
         hint = "Check ETL_DATABASE_URL, the file's permissions, and that no other "
         hint += "process holds a write lock on it."

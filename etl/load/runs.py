@@ -30,7 +30,7 @@ INTERRUPTED_ERROR = (
 
 
 class RunStatus(enum.StrEnum):
-    """How a run ended; `running` while it is in progress or if it was killed."""
+    """The state of a run: `running` while in progress or after it was killed."""
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"

@@ -108,10 +108,10 @@ def _describe(
         # The project's own validators already name the value they reject.
         problem = first["msg"].removeprefix("Value error, ")
     else:
-        shown = repr(first.get("input"))
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        problem = f"{first['msg'].lower()}, got {shown}"
+        excerpt = repr(first.get("input"))
+        if len(excerpt) > 80:
+            excerpt = excerpt[:77] + "..."
+        problem = f"{first['msg'].lower()}, got {excerpt}"
     more = exc.error_count() - 1
     suffix = f" ({more} more invalid field{'s' if more != 1 else ''})" if more else ""
     message = f"Invalid value at {path}: {problem}{suffix}."
