@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +29,7 @@ from etl.errors import (
     TlsError,
     UnreachableError,
 )
-from etl.extract import RawPayload, SynthClient, iter_files
+from etl.extract import RawPayload, iter_files
 from etl.extract.files import check_source, read_file
 from etl.extract.listing import JobFilter, list_jobs
 from etl.load import (
@@ -49,6 +50,9 @@ from etl.load.replay import ReplayCounts, replay
 from etl.load.runs import mark_interrupted, newest_running
 from etl.normalize import NormalizedJob, normalize_body
 from etl.progress import Progress
+
+if TYPE_CHECKING:
+    from etl.extract.api import SynthClient
 
 __all__ = [
     "RunResult",
@@ -409,6 +413,9 @@ def _log_summary(run_id: str, run: _Run, seconds: float, url: str) -> None:
 async def _load_from_api(
     run: _Run, settings: Settings, api_key: str, request: SyncRequest
 ) -> None:
+    # Imported here so that file syncs never load the HTTP client.
+    from etl.extract.api import SynthClient
+
     async with SynthClient(settings, api_key) as client:
         job_ids = await _select_jobs(client, settings, request)
         run.counts.listed = len(job_ids)

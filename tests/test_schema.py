@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from archive_helpers import fixture_path, run_etl
 from etl.load import connect, schema, upgrade
-from etl.load.database import current_revision, head_revision
+from etl.load.database import current_revision, head_revision, script_head_revision
 
 
 def test_migrations_match_metadata(database_url: str) -> None:
@@ -24,6 +24,10 @@ def test_migrations_match_metadata(database_url: str) -> None:
         engine.dispose()
 
     assert differences == []
+
+
+def test_head_revision_matches_scripts() -> None:
+    assert head_revision() == script_head_revision()
 
 
 def test_upgrade_is_repeatable(database_url: str) -> None:
@@ -101,6 +105,30 @@ def test_sync_stops_on_unknown_revision(database_url: str) -> None:
 
     assert result.exit_code == 2
     assert "at revision 9999, which this version of etl does not know" in result.stderr
+
+
+def test_sync_stops_on_two_revisions(database_url: str) -> None:
+    engine = connect(database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO alembic_version (version_num) VALUES ('0001')"
+            )
+    finally:
+        engine.dispose()
+
+    result = run_etl(
+        "sync",
+        "--from",
+        str(fixture_path("documented_example")),
+        "--database-url",
+        database_url,
+    )
+
+    assert result.exit_code == 2
+    assert "alembic_version table of" in result.stderr
+    assert "contains 2 revisions, but etl's migrations form a single" in result.stderr
 
 
 def test_child_columns_match_tables() -> None:

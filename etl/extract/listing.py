@@ -18,11 +18,13 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl.errors import PermanentError
-from etl.extract.api import SynthClient
 from etl.normalize.values import clean_text, parse_timestamp
+
+if TYPE_CHECKING:
+    from etl.extract.api import SynthClient
 
 __all__ = [
     "CURSOR_LISTING_PATH",

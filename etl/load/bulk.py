@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
@@ -198,6 +197,9 @@ class _PostgresWriter(BulkWriter):
         return name
 
     def _copy(self, statement: str, rows: Sequence[Values]) -> None:
+        # Imported here so that SQLite runs never load the PostgreSQL driver.
+        import psycopg
+
         driver = self.connection.connection.driver_connection
         assert driver is not None
         try:

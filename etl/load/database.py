@@ -8,17 +8,16 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.errors import ConfigurationError, SchemaError, SourceError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "connect",
@@ -42,6 +41,11 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # A wheel carries the migrations inside the package; a source checkout keeps
 # them at the top of the repository.
 _MIGRATION_DIRS = (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "migrations")
+
+# The newest migration revision. A run compares it with the database's revision
+# and imports alembic only when they differ, which saves that import on every
+# run against a current schema; a test checks it against the migration scripts.
+HEAD_REVISION = "0003"
 
 
 def mask_url(url: str) -> str:
@@ -99,6 +103,8 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     for directory in _MIGRATION_DIRS:
         if (directory / "env.py").is_file():
@@ -112,18 +118,34 @@ def _alembic_config() -> Config:
 
 def head_revision() -> str:
     """Return the newest migration revision this version of the package has."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return HEAD_REVISION
+
+
+def script_head_revision() -> str | None:
+    """Return the newest revision among the installed migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
     """Return the revision the database is at, or None for an empty database."""
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            stored = connection.execute(text("SELECT version_num FROM alembic_version"))
+            revisions = list(stored.scalars())
     except SQLAlchemyError as exc:
         raise _unreachable(engine, exc) from exc
+    if len(revisions) > 1:
+        url = engine.url.render_as_string(hide_password=True)
+        raise SchemaError(
+            f"The alembic_version table of {url} contains {len(revisions)} "
+            "revisions, but etl's migrations form a single line. Delete every "
+            "row except the revision that the schema is at."
+        )
+    return revisions[0] if revisions else None
 
 
 @contextmanager
@@ -168,6 +190,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 
 
 def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str]:
+    from alembic import command
+
     before = current_revision(engine)
     config = _alembic_config()
     try:
@@ -229,6 +253,8 @@ def _create_in_empty_database(engine: Engine, url: str) -> None:
 
 
 def _scripts() -> list[Any]:
+    from alembic.script import ScriptDirectory
+
     return list(ScriptDirectory.from_config(_alembic_config()).walk_revisions())
 
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["insert_or_update"]
 
@@ -14,8 +13,13 @@ Row = dict[str, Any]
 
 
 def _insert(connection: Connection, table: Table) -> Any:
+    # Each dialect's module is imported on first use, so a run loads only its own.
     if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 
