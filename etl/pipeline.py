@@ -416,12 +416,12 @@ async def _load_from_api(
     # Imported here so that file syncs never load the HTTP client.
     from etl.extract.api import SynthClient
 
-    async with SynthClient(settings, api_key) as client:
+    terminal, current = await asyncio.to_thread(_archived_jobs, run.archive.engine)
+    async with SynthClient(settings, api_key, archived_sha256=current) as client:
         job_ids = await _select_jobs(client, settings, request)
         run.counts.listed = len(job_ids)
         if not request.full:
-            archived = await asyncio.to_thread(_terminal_job_ids, run.archive.engine)
-            job_ids = [job_id for job_id in job_ids if job_id not in archived]
+            job_ids = [job_id for job_id in job_ids if job_id not in terminal]
         logger.info(
             "Fetching %d of %d listed jobs; the others are archived and finished.",
             len(job_ids),
@@ -444,11 +444,19 @@ async def _select_jobs(
     return job_ids
 
 
-def _terminal_job_ids(engine: Engine) -> set[str]:
+def _archived_jobs(engine: Engine) -> tuple[set[str], frozenset[str]]:
+    """Return the ids of jobs archived in a finished state, and the SHA-256 of
+    every job's current payload."""
     jobs = schema.jobs
+    terminal: set[str] = set()
+    current: set[str] = set()
+    query = select(jobs.c.job_id, jobs.c.is_terminal, jobs.c.payload_sha256)
     with engine.connect() as connection:
-        found = connection.execute(select(jobs.c.job_id).where(jobs.c.is_terminal))
-        return set(found.scalars())
+        for job_id, is_terminal, payload_sha256 in connection.execute(query):
+            if is_terminal:
+                terminal.add(job_id)
+            current.add(payload_sha256)
+    return terminal, frozenset(current)
 
 
 _Fetched = RawPayload | tuple[str, EtlError]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,10 @@ from archive_helpers import (
     read_table,
     run_etl,
 )
+from etl.config import load_settings
+from etl.errors import InvalidBodyError
+from etl.extract.api import SynthClient
+from etl.extract.records import RawPayload
 from standin_api import Fault, RunningStandin, StandinApi, run_standin
 
 API_KEY = "sk_test_a1b2c3d4e5f6_recognizable"
@@ -161,6 +167,31 @@ def test_persistent_invalid_json_rejected(
     assert bytes(rejected[0]["body"]) == b'{"job_id": "po_abc123", "sta'
     assert rejected[0]["source"] == server.url + RESULTS.format("po_abc123")
     assert len(server.requests) == 3
+
+
+def fetch_once(server: RunningStandin, archived_sha256: frozenset[str]) -> RawPayload:
+    settings = load_settings(backend_url=server.url, max_attempts=1)
+
+    async def fetch() -> RawPayload:
+        client = SynthClient(settings, API_KEY, archived_sha256=archived_sha256)
+        async with client:
+            return await client.fetch_results("po_abc123")
+
+    return asyncio.run(fetch())
+
+
+def test_archived_body_skips_json_check(
+    api: StandinApi, server: RunningStandin
+) -> None:
+    invalid = b'{"job_id": "po_abc123", "sta'
+    api.add_fault(Fault.invalid_json(invalid, count=-1))
+
+    with pytest.raises(InvalidBodyError, match="not valid JSON"):
+        fetch_once(server, frozenset({hashlib.sha256(b"other").hexdigest()}))
+    payload = fetch_once(server, frozenset({hashlib.sha256(invalid).hexdigest()}))
+
+    assert payload.body == invalid
+    assert payload.job_id == "po_abc123"
 
 
 @pytest.mark.parametrize(
