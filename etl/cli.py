@@ -233,7 +233,7 @@ def sync(
         )
         settings = load_settings(**overrides)
         result = run_sync(settings, request)
-        _print_summary(result, settings.database_url)
+        _print_summary(result)
     except (EtlError, SQLAlchemyError) as error:
         _fail(error)
     if result.status is RunStatus.PARTIAL:
@@ -261,7 +261,7 @@ def _parse_created_after(text: str | None) -> datetime | None:
         ) from None
 
 
-def _print_summary(result: RunResult, database_url: str) -> None:
+def _print_summary(result: RunResult) -> None:
     counts = result.counts
     click.echo(
         f"Run {result.run_id} {result.status.value} in {result.seconds:.2f} s: "
@@ -269,14 +269,6 @@ def _print_summary(result: RunResult, database_url: str) -> None:
         f"{counts.unchanged} unchanged, {counts.rejected} rejected, "
         f"{counts.failed} failed."
     )
-    engine = connect(database_url)
-    try:
-        rows = count_rows(engine)
-    finally:
-        engine.dispose()
-    click.echo(f"Rows in {mask_url(database_url)}:")
-    for table, count in rows.items():
-        click.echo(f"  {table:<28} {count:>10}")
 
 
 @cli.group()
@@ -329,6 +321,31 @@ def db_current(database_url: str | None) -> None:
         _fail(error)
     click.echo(f"current: {current or 'empty'}")
     click.echo(f"head:    {head_revision()}")
+
+
+@db.command("rows")
+@_database_option
+def db_rows(database_url: str | None) -> None:
+    """Print the number of rows in each archive table.
+
+    Counting reads every table, so it takes longer as the archive grows.
+
+    Example: etl db rows
+    """
+    try:
+        settings = load_settings(database_url=database_url)
+        require_existing(settings.database_url)
+        engine = connect(settings.database_url)
+        try:
+            ensure_schema(engine)
+            rows = count_rows(engine)
+        finally:
+            engine.dispose()
+    except (EtlError, SQLAlchemyError) as error:
+        _fail(error)
+    click.echo(f"Rows in {mask_url(settings.database_url)}:")
+    for table, count in rows.items():
+        click.echo(f"  {table:<28} {count:>10}")
 
 
 def _read_archive(
@@ -419,7 +436,7 @@ def retry_rejected_command(database_url: str | None) -> None:
         settings = load_settings(database_url=database_url)
         require_existing(settings.database_url)
         result = retry_rejected(settings)
-        _print_summary(result, settings.database_url)
+        _print_summary(result)
     except (EtlError, SQLAlchemyError) as error:
         _fail(error)
     if result.status is RunStatus.PARTIAL:

@@ -134,14 +134,21 @@ def test_summary_and_runs_listing(sqlite_url: str) -> None:
     source = str(fixture_path("mipro_running"))
 
     sync = run_etl("sync", "--from", source, "--database-url", sqlite_url)
+    rows = run_etl("db", "rows", "--database-url", sqlite_url)
     runs = run_etl("runs", "--database-url", sqlite_url)
 
     assert sync.exit_code == 0
-    lines = sync.stdout.splitlines()
-    assert lines[0].endswith("1 fetched, 1 loaded, 0 unchanged, 0 rejected, 0 failed.")
-    assert lines[1] == f"Rows in {sqlite_url}:"
-    assert lines[2].split() == ["jobs", "1"]
-    assert lines[6].split() == ["sensor_frames", "2"]
+    assert len(sync.stdout.splitlines()) == 1
+    assert sync.stdout.endswith(
+        "1 fetched, 1 loaded, 0 unchanged, 0 rejected, 0 failed.\n"
+    )
+    assert rows.exit_code == 0
+    lines = rows.stdout.splitlines()
+    assert lines[0] == f"Rows in {sqlite_url}:"
+    assert lines[1].split() == ["jobs", "1"]
+    assert lines[5].split() == ["sensor_frames", "2"]
+    assert lines[12].split() == ["etl_runs", "1"]
+    assert len(lines) == 13
     assert runs.exit_code == 0
     header, row = runs.stdout.splitlines()
     assert header.split()[:8] == [
@@ -155,6 +162,18 @@ def test_summary_and_runs_listing(sqlite_url: str) -> None:
         "failed",
     ]
     assert row.split()[1:8] == ["succeeded", "0", "1", "0", "1", "0", "0"]
+
+
+def test_rows_of_missing_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing.db'}"
+
+    result = run_etl("db", "rows", "--database-url", url)
+
+    assert result.exit_code == 2
+    assert f"The SQLite database {tmp_path / 'missing.db'} does not exist" in (
+        result.stderr
+    )
+    assert not (tmp_path / "missing.db").exists()
 
 
 def test_console_script_and_module(tmp_path: Path) -> None:
