@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -53,6 +53,8 @@ __all__ = [
     "EXIT_PARTIAL",
     "main",
 ]
+
+_Read = TypeVar("_Read")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -332,25 +334,17 @@ def db_rows(database_url: str | None) -> None:
 
     Example: etl db rows
     """
-    try:
-        settings = load_settings(database_url=database_url)
-        require_existing(settings.database_url)
-        engine = connect(settings.database_url)
-        try:
-            ensure_schema(engine)
-            rows = count_rows(engine)
-        finally:
-            engine.dispose()
-    except (EtlError, SQLAlchemyError) as error:
-        _fail(error)
-    click.echo(f"Rows in {mask_url(settings.database_url)}:")
+    url, rows = _read_archive(database_url, _count_rows)
+    click.echo(f"Rows in {url}:")
     for table, count in rows.items():
         click.echo(f"  {table:<28} {count:>10}")
 
 
-def _read_archive(
-    database_url: str | None, read: Callable[[Engine], list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
+def _count_rows(engine: Engine) -> tuple[str, dict[str, int]]:
+    return engine.url.render_as_string(hide_password=True), count_rows(engine)
+
+
+def _read_archive(database_url: str | None, read: Callable[[Engine], _Read]) -> _Read:
     """Run a read on an existing archive; errors end the command."""
     try:
         settings = load_settings(database_url=database_url)

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from archive_helpers import fixture_path, run_etl
+from archive_helpers import CliResult, fixture_path, run_etl
 from etl.load import connect, schema, upgrade
 from etl.load.database import current_revision, head_revision, script_head_revision
 
@@ -84,18 +84,16 @@ def test_sync_stops_on_schema_behind(database_url: str) -> None:
         engine.dispose()
 
 
-def test_sync_stops_on_unknown_revision(database_url: str) -> None:
+def sync_after_edit(database_url: str, statement: str) -> CliResult:
+    """Create the schema, run `statement` on it, then sync a fixture."""
     engine = connect(database_url)
     try:
         upgrade(engine)
         with engine.begin() as connection:
-            connection.exec_driver_sql(
-                "UPDATE alembic_version SET version_num = '9999'"
-            )
+            connection.exec_driver_sql(statement)
     finally:
         engine.dispose()
-
-    result = run_etl(
+    return run_etl(
         "sync",
         "--from",
         str(fixture_path("documented_example")),
@@ -103,27 +101,19 @@ def test_sync_stops_on_unknown_revision(database_url: str) -> None:
         database_url,
     )
 
+
+def test_sync_stops_on_unknown_revision(database_url: str) -> None:
+    result = sync_after_edit(
+        database_url, "UPDATE alembic_version SET version_num = '9999'"
+    )
+
     assert result.exit_code == 2
     assert "at revision 9999, which this version of etl does not know" in result.stderr
 
 
 def test_sync_stops_on_two_revisions(database_url: str) -> None:
-    engine = connect(database_url)
-    try:
-        upgrade(engine)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(
-                "INSERT INTO alembic_version (version_num) VALUES ('0001')"
-            )
-    finally:
-        engine.dispose()
-
-    result = run_etl(
-        "sync",
-        "--from",
-        str(fixture_path("documented_example")),
-        "--database-url",
-        database_url,
+    result = sync_after_edit(
+        database_url, "INSERT INTO alembic_version (version_num) VALUES ('0001')"
     )
 
     assert result.exit_code == 2
