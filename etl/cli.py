@@ -27,8 +27,8 @@ from etl.load import RunStatus, connect, latest_runs, mask_url, upgrade
 from etl.load.database import (
     current_revision,
     describe_error,
-    ensure_schema,
     head_revision,
+    require_archive,
     require_existing,
 )
 from etl.load.inspect import count_rows
@@ -95,6 +95,11 @@ def _fail(error: BaseException) -> NoReturn:
         hint = (
             "Another process held a write lock on the SQLite file for over 30 s; "
             "try again when it has finished."
+        )
+    elif "readonly database" in reason:
+        hint = (
+            "Check that this user may write the SQLite file and its folder, where "
+            "SQLite keeps its -wal and -shm files."
         )
     _stop(f"The database failed: {reason}. {hint}", EXIT_FAILED)
 
@@ -351,7 +356,7 @@ def _read_archive(database_url: str | None, read: Callable[[Engine], _Read]) -> 
         require_existing(settings.database_url)
         engine = connect(settings.database_url)
         try:
-            ensure_schema(engine)
+            require_archive(engine)
             return read(engine)
         finally:
             engine.dispose()

@@ -118,10 +118,12 @@ class Settings(BaseSettings):
 
     def require_api_key(self) -> str:
         """Return the API key from SYNTH_API_KEY or the file SYNTH_API_KEY_FILE."""
-        if self.api_key is not None and self.api_key.get_secret_value().strip():
-            return self.api_key.get_secret_value().strip()
+        key = self.api_key.get_secret_value().strip() if self.api_key else ""
+        if key:
+            return _checked_key(key, "SYNTH_API_KEY")
         if self.api_key_file is not None:
-            return _read_key_file(self.api_key_file)
+            origin = f"the file {str(self.api_key_file)!r} named by SYNTH_API_KEY_FILE"
+            return _checked_key(_read_key_file(self.api_key_file), origin)
         raise ConfigurationError(
             "No Synth API key is set. Set SYNTH_API_KEY, or SYNTH_API_KEY_FILE "
             "to a file that contains the key, in the environment or in .env."
@@ -136,6 +138,11 @@ def _read_key_file(path: Path) -> str:
             f"Cannot read the API key file {str(path)!r} named by "
             f"SYNTH_API_KEY_FILE: {exc.strerror}. Check the path and permissions."
         ) from exc
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE is not "
+            "UTF-8 text. Save the key in it as plain text."
+        ) from None
     if not key:
         raise ConfigurationError(
             f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE is empty."
@@ -191,3 +198,24 @@ def _describe_validation_error(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         problems.append(f"{location}: {message}")
     return "Invalid configuration: " + "; ".join(problems) + "."
+
+
+def _checked_key(key: str, origin: str) -> str:
+    """Return the key if an HTTP header can carry it; the error never shows it."""
+    for position, character in enumerate(key, start=1):
+        if "!" <= character <= "~":
+            continue
+        if character in "\r\n":
+            kind = "a line break"
+        elif character.isspace():
+            kind = "a space"
+        elif character.isascii():
+            kind = "a control character"
+        else:
+            kind = "a character outside ASCII"
+        raise ConfigurationError(
+            f"The API key from {origin} contains {kind} at position {position}, "
+            "which an HTTP header cannot carry. Check that it contains only the "
+            "key, on one line."
+        )
+    return key

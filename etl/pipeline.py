@@ -49,6 +49,7 @@ from etl.load.rejected import delete_rejected, iter_rejected
 from etl.load.replay import ReplayCounts, replay
 from etl.load.runs import mark_interrupted, newest_running
 from etl.normalize import NormalizedJob, normalize_body
+from etl.normalize.values import ID_MAX_CHARACTERS
 from etl.progress import Progress
 
 if TYPE_CHECKING:
@@ -422,13 +423,33 @@ async def _load_from_api(
         run.counts.listed = len(job_ids)
         if not request.full:
             job_ids = [job_id for job_id in job_ids if job_id not in terminal]
-        logger.info(
-            "Fetching %d of %d listed jobs; the others are archived and finished.",
-            len(job_ids),
-            run.counts.listed,
-        )
+        job_ids = _skip_long_ids(run, job_ids)
+        if len(job_ids) < run.counts.listed:
+            logger.info(
+                "Fetching %d of %d listed jobs; the others are archived and "
+                "finished, or have invalid ids.",
+                len(job_ids),
+                run.counts.listed,
+            )
         run.progress.start(len(job_ids), "Fetching jobs")
         await _fetch_and_store(run, client, job_ids, settings.concurrency)
+
+
+def _skip_long_ids(run: _Run, job_ids: list[str]) -> list[str]:
+    """Count jobs whose id is too long to archive as failed, and drop them."""
+    fetchable = []
+    for job_id in job_ids:
+        if len(job_id) <= ID_MAX_CHARACTERS:
+            fetchable.append(job_id)
+            continue
+        shortened_id = job_id[:40] + "..."
+        error = PermanentError(
+            f"The job id is {len(job_id):,} characters long, over the "
+            f"{ID_MAX_CHARACTERS} that an archived id may have, so the job was "
+            "not fetched."
+        )
+        run.fail(shortened_id, error)
+    return fetchable
 
 
 async def _select_jobs(

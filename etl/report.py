@@ -19,9 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import BigInteger, Engine, Float, Text, column, select, table
 
-from etl.errors import ConfigurationError, SchemaError
 from etl.load import schema
-from etl.load.database import current_revision, ensure_schema
+from etl.load.database import require_archive
 
 __all__ = ["JobSection", "ReportSummary", "load_jobs", "render_report", "write_report"]
 
@@ -118,7 +117,7 @@ def write_report(
     masked URL. The file is replaced atomically, so a reader never sees half
     a report.
     """
-    _require_archive(engine)
+    require_archive(engine)
     jobs = load_jobs(engine)
     page = render_report(jobs, source, generated_at or datetime.now(UTC))
     _write_atomically(out, page)
@@ -135,24 +134,6 @@ def write_report(
         summary.activity_chart_count,
     )
     return summary
-
-
-def _require_archive(engine: Engine) -> None:
-    url = engine.url
-    shown = url.render_as_string(hide_password=True)
-    # Connecting would create a missing SQLite file, so check first.
-    sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
-    if sqlite_file not in (None, "", ":memory:") and not Path(sqlite_file).is_file():
-        raise ConfigurationError(
-            f"The SQLite database {sqlite_file} does not exist. "
-            "Check --database-url or ETL_DATABASE_URL."
-        )
-    if current_revision(engine) is None:
-        raise SchemaError(
-            f"{shown} contains no archive. Check --database-url, or archive "
-            "jobs into it first with `etl sync`."
-        )
-    ensure_schema(engine)
 
 
 def load_jobs(engine: Engine) -> list[JobSection]:

@@ -238,3 +238,22 @@ def test_unreachable_host(sqlite_url: str) -> None:
     assert last_line.startswith(f"error: Cannot connect to http://127.0.0.1:{port}")
     assert last_line.endswith("Check SYNTH_BACKEND_URL and the network.")
     assert API_KEY not in result.stderr
+
+
+def test_long_listed_id_not_fetched(
+    api: StandinApi, server: RunningStandin, sqlite_url: str
+) -> None:
+    long_id = "po_" + "x" * 298
+    api.add_job(long_id, b'{"job_id": "' + long_id.encode() + b'"}')
+
+    result = sync(server, sqlite_url, "po_abc123", long_id)
+
+    assert result.exit_code == 3
+    assert "2 listed, 1 fetched, 1 loaded, 0 unchanged, 0 rejected, 1 failed" in (
+        result.stdout
+    )
+    assert "The job id is 301 characters long, over the 200" in result.stderr
+    assert [request.raw_path for request in server.requests] == [
+        RESULTS.format("po_abc123")
+    ]
+    assert [row["job_id"] for row in read_table(sqlite_url, "jobs")] == ["po_abc123"]

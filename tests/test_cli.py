@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from archive_helpers import fixture_path, run_etl
 
 
@@ -85,6 +87,59 @@ def test_unreadable_key_file(sqlite_url: str, tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert f"Cannot read the API key file '{missing}'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("sk_live_SECRETPART\nX", "a line break at position 19"),
+        ("sk_live_SECRET PART", "a space at position 15"),
+        ("sk_live_SECRET\x07PART", "a control character at position 15"),
+        ("sk_live_SECRÉTPART", "a character outside ASCII at position 13"),
+    ],
+)
+def test_unsendable_api_key(sqlite_url: str, key: str, problem: str) -> None:
+    env = {"SYNTH_API_KEY": key, "SYNTH_BACKEND_URL": "http://127.0.0.1:9"}
+
+    result = run_etl("sync", "--job-id", "j1", "--database-url", sqlite_url, env=env)
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"error: The API key from SYNTH_API_KEY contains {problem}, which an HTTP "
+        "header cannot carry."
+    )
+    assert "SECRET" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"sk_live_SECRETPART\nsecond line\n", "contains a line break at position 19"),
+        (b"\xff\xfesk_live_SECRETPART", "is not UTF-8 text"),
+    ],
+)
+def test_invalid_key_file(
+    sqlite_url: str, tmp_path: Path, content: bytes, message: str
+) -> None:
+    key_file = tmp_path / "synth.key"
+    key_file.write_bytes(content)
+    env = {"SYNTH_API_KEY": "", "SYNTH_BACKEND_URL": "http://127.0.0.1:9"}
+
+    result = run_etl(
+        "sync",
+        "--job-id",
+        "j1",
+        "--api-key-file",
+        str(key_file),
+        "--database-url",
+        sqlite_url,
+        env=env,
+    )
+
+    assert result.exit_code == 2
+    assert f"{key_file}' named by SYNTH_API_KEY_FILE" in result.stderr
+    assert message in result.stderr
+    assert "SECRET" not in result.stderr + result.stdout
 
 
 def test_invalid_database_url() -> None:

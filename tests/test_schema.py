@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -127,3 +130,59 @@ def test_child_columns_match_tables() -> None:
     for name, columns in CHILD_COLUMNS.items():
         table = schema.metadata.tables[name]
         assert columns == tuple(column.name for column in table.columns), name
+
+
+def test_upgrade_stops_on_unknown_revision(database_url: str) -> None:
+    engine = connect(database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE alembic_version SET version_num = '9999'"
+            )
+    finally:
+        engine.dispose()
+
+    result = run_etl("db", "upgrade", "--database-url", database_url)
+
+    assert result.exit_code == 2
+    assert "at revision 9999, which this version of etl does not know" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_upgrade_in_missing_folder(tmp_path: Path) -> None:
+    database = tmp_path / "absent" / "archive.db"
+
+    result = run_etl("db", "upgrade", "--database-url", f"sqlite:///{database}")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"error: Cannot create the schema lock file {database}.schema.lock beside "
+        "the SQLite database: No such file or directory. Check that its folder "
+        "exists and is writable."
+    )
+
+
+@pytest.mark.parametrize("command", ["runs", "rejected", ("db", "rows")])
+def test_read_commands_keep_empty_database(
+    database_url: str, command: str | tuple[str, ...]
+) -> None:
+    engine = connect(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE unrelated (id INTEGER)")
+    finally:
+        engine.dispose()
+    words = (command,) if isinstance(command, str) else command
+
+    result = run_etl(*words, "--database-url", database_url)
+
+    assert result.exit_code == 2
+    assert "contains no archive. Check --database-url" in result.stderr
+    engine = connect(database_url)
+    try:
+        assert inspect(engine).get_table_names() == ["unrelated"]
+    finally:
+        engine.dispose()

@@ -236,7 +236,7 @@ def test_child_lists_empty_null_missing(
 
 
 def test_unusual_map_keys(tmp_path: Path, database_url: str) -> None:
-    keys = ["mipro.prompt.v2", "lever with spaces", "lévier_日本", "k" * 250]
+    keys = ["mipro.prompt.v2", "lever with spaces", "lévier_日本", "k" * 200]
     body = json.dumps(
         {
             "job_id": "j1",
@@ -340,3 +340,78 @@ def test_huge_rewards_stored_as_null(tmp_path: Path, database_url: str) -> None:
         summary = connection.execute(text("SELECT * FROM job_summary")).all()
     engine.dispose()
     assert len(summary) == 1
+
+
+LONG_ID = "x" * 201
+
+
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        ({"job_id": "j" * 10_000}, "job_id"),
+        ({"sensor_frames": [{"frame_id": LONG_ID}]}, "sensor_frames.0.frame_id"),
+        (
+            {"sensor_frames": [{"frame_id": "f", "trace_ids": ["t", LONG_ID]}]},
+            "sensor_frames.0.trace_ids.1",
+        ),
+        (
+            {"sensor_frames": [{"frame_id": "f", "sensor_kinds": [LONG_ID]}]},
+            "sensor_frames.0.sensor_kinds.0",
+        ),
+        (
+            {"sensor_frames": [{"frame_id": "f", "lever_versions": {LONG_ID: 1}}]},
+            f"sensor_frames.0.lever_versions.{LONG_ID}.[key]",
+        ),
+        ({"lever_versions": {LONG_ID: 1}}, f"lever_versions.{LONG_ID}.[key]"),
+        (
+            {"lever_summary": {"prompt_lever_id": LONG_ID}},
+            "lever_summary.prompt_lever_id",
+        ),
+        (
+            {"best_prompt": {"candidate_id": LONG_ID}},
+            "best_prompt.candidate_id",
+        ),
+    ],
+)
+def test_long_ids_rejected(
+    tmp_path: Path, database_url: str, payload: dict[str, Any], path: str
+) -> None:
+    body = json.dumps({"job_id": "j1"} | payload)
+
+    assert load(tmp_path, database_url, body, '{"job_id": "good"}') == 3
+
+    assert [row["job_id"] for row in read_table(database_url, "jobs")] == ["good"]
+    (rejected,) = read_table(database_url, "rejected_payloads")
+    assert rejected["error_path"] == path
+    assert "at most 200 characters" in rejected["error"]
+    assert bytes(rejected["body"]) == body.encode()
+
+
+def test_longest_ids_kept(tmp_path: Path, database_url: str) -> None:
+    # Four UTF-8 bytes a character, so the frame's lever key is three 800-byte ids.
+    job_id, frame_id, lever_id = ("\U0001f600" * 199 + mark for mark in "jfl")
+    body = json.dumps(
+        {
+            "job_id": job_id,
+            "lever_versions": {lever_id: 2},
+            "sensor_frames": [
+                {
+                    "frame_id": frame_id,
+                    "sensor_kinds": [lever_id],
+                    "trace_ids": [lever_id],
+                    "lever_versions": {lever_id: 2},
+                }
+            ],
+        }
+    )
+
+    assert load(tmp_path, database_url, body) == 0
+
+    (row,) = read_table(database_url, "sensor_frame_lever_versions")
+    assert (row["job_id"], row["frame_id"], row["lever_id"]) == (
+        job_id,
+        frame_id,
+        lever_id,
+    )
+    assert row["version"] == 2
+    assert len(read_table(database_url, "sensor_frame_traces")) == 1

@@ -26,6 +26,7 @@ __all__ = [
     "ensure_schema",
     "head_revision",
     "mask_url",
+    "require_archive",
     "require_existing",
     "upgrade",
 ]
@@ -42,9 +43,9 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # them at the top of the repository.
 _MIGRATION_DIRS = (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "migrations")
 
-# The newest migration revision. A run compares it with the database's revision
-# and imports alembic only when they differ, which saves that import on every
-# run against a current schema; a test checks it against the migration scripts.
+# The newest migration revision. Runs compare it with the database's revision
+# and import alembic only when the two differ. A test keeps it equal to the
+# newest migration script.
 HEAD_REVISION = "0003"
 
 
@@ -155,7 +156,16 @@ def _sqlite_schema_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.schema.lock", "a+", encoding="utf-8") as handle:
+    path = f"{database}.schema.lock"
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise SourceError(
+            f"Cannot create the schema lock file {path} beside the SQLite "
+            f"database: {exc.strerror}. Check that its folder exists and is "
+            "writable."
+        ) from exc
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
@@ -193,6 +203,8 @@ def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str]:
     from alembic import command
 
     before = current_revision(engine)
+    if before is not None:
+        _require_known_revision(engine.url.render_as_string(hide_password=True), before)
     config = _alembic_config()
     try:
         with engine.begin() as connection:
@@ -209,6 +221,29 @@ def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str]:
             after,
         )
     return before, after
+
+
+def require_archive(engine: Engine) -> None:
+    """Raise unless the database contains an archive at the current revision.
+
+    Read-only commands call this instead of `ensure_schema`, so that a
+    mistyped URL fails instead of getting an empty schema.
+    """
+    url = engine.url
+    masked_url = url.render_as_string(hide_password=True)
+    # Connecting would create a missing SQLite file, so check first.
+    sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
+    if sqlite_file not in (None, "", ":memory:") and not Path(sqlite_file).is_file():
+        raise ConfigurationError(
+            f"The SQLite database {sqlite_file} does not exist. "
+            "Check --database-url or ETL_DATABASE_URL."
+        )
+    if current_revision(engine) is None:
+        raise SchemaError(
+            f"{masked_url} contains no archive. Check --database-url, or archive "
+            "jobs into it first with `etl sync`."
+        )
+    ensure_schema(engine)
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -228,16 +263,19 @@ def _ensure_schema(engine: Engine) -> None:
     if current is None:
         _create_in_empty_database(engine, url)
         return
-    known = {script.revision for script in _scripts()}
-    if current in known:
-        raise SchemaError(
-            f"The schema of {url} is at revision {current}, behind {head}. "
-            "Run `etl db upgrade` to bring it up to date."
-        )
+    _require_known_revision(url, current)
     raise SchemaError(
-        f"The schema of {url} is at revision {current}, which this version of etl "
-        "does not know; a newer version wrote it. Upgrade etl."
+        f"The schema of {url} is at revision {current}, behind {head}. "
+        "Run `etl db upgrade` to bring it up to date."
     )
+
+
+def _require_known_revision(url: str, current: str) -> None:
+    if current not in {script.revision for script in _scripts()}:
+        raise SchemaError(
+            f"The schema of {url} is at revision {current}, which this version of "
+            "etl does not know; a newer version wrote it. Upgrade etl."
+        )
 
 
 def _create_in_empty_database(engine: Engine, url: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from etl.normalize.values import Integer, Reward, Timestamp
+from etl.normalize.values import Identifier, Integer, Reward, Timestamp
 
 __all__ = [
     "BestPrompt",
@@ -42,17 +42,17 @@ class BestPrompt(_Lenient):
     messages: list[PromptMessage] | None = None
     reward: Reward = None
     score: Reward = None
-    candidate_id: str | None = None
+    candidate_id: Identifier | None = None
 
 
 class LeverSummary(_Lenient):
     """The lever summary of a MIPRO job."""
 
-    prompt_lever_id: str | None = None
-    candidate_lever_versions: dict[str, Integer] | None = None
-    best_candidate_id: str | None = None
-    selected_candidate_id: str | None = None
-    baseline_candidate_id: str | None = None
+    prompt_lever_id: Identifier | None = None
+    candidate_lever_versions: dict[Identifier, Integer] | None = None
+    best_candidate_id: Identifier | None = None
+    selected_candidate_id: Identifier | None = None
+    baseline_candidate_id: Identifier | None = None
     lever_count: Integer = None
     mutation_count: Integer = None
     latest_version: Integer = None
@@ -61,12 +61,12 @@ class LeverSummary(_Lenient):
 class SensorFrame(_Lenient):
     """One sensor frame; frames without `frame_id` are dropped later."""
 
-    frame_id: str | None = None
+    frame_id: Identifier | None = None
     created_at: Timestamp | None = None
     sensor_count: Integer = None
-    sensor_kinds: list[str | None] | None = None
-    trace_ids: list[str | None] | None = None
-    lever_versions: dict[str, Integer] | None = None
+    sensor_kinds: list[Identifier | None] | None = None
+    trace_ids: list[Identifier | None] | None = None
+    lever_versions: dict[Identifier, Integer] | None = None
 
 
 class HistoryEntry(_Lenient):
@@ -86,7 +86,7 @@ class HistoryEntry(_Lenient):
 class ResultsPayload(_Lenient):
     """The flat view of one results payload."""
 
-    job_id: str = Field(min_length=1)
+    job_id: Identifier = Field(min_length=1)
     status: str | None = None
     algorithm: str | None = None
     best_reward: Reward = None
@@ -94,7 +94,7 @@ class ResultsPayload(_Lenient):
     best_prompt: BestPrompt | None = None
     best_candidate: BestPrompt | None = None
     lever_summary: LeverSummary | None = None
-    lever_versions: dict[str, Integer] | None = None
+    lever_versions: dict[Identifier, Integer] | None = None
     best_lever_version: Integer = None
     sensor_frames: list[SensorFrame | None] | None = None
     history: list[HistoryEntry | None] | None = None

@@ -12,7 +12,9 @@ databases receive identical rows:
   `REWARD_LIMIT` are stored as NULL because SQLite cannot store NaN and
   views subtract rewards, and -0.0 as 0.0 as SQLite does;
 - timestamps: ISO-8601 with any offset (naive means UTC), or epoch seconds or
-  milliseconds; stored in UTC with microsecond precision.
+  milliseconds; stored in UTC with microsecond precision;
+- ids (of jobs, candidates, levers, frames and traces) and sensor kinds: at
+  most `ID_MAX_CHARACTERS` characters, because they form primary keys.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 __all__ = [
+    "ID_MAX_CHARACTERS",
     "INT64_MAX",
     "INT64_MIN",
+    "Identifier",
     "Integer",
     "Reward",
     "Timestamp",
@@ -39,6 +49,9 @@ __all__ = [
 # infinities: differences of values near the float range overflow in SQL.
 REWARD_LIMIT = 1e15
 INT64_MIN = -(2**63)
+# A PostgreSQL B-tree entry is at most about 2,700 bytes, and a primary key
+# joins up to three ids of up to 4 UTF-8 bytes a character: 3 x 200 x 4 = 2,400.
+ID_MAX_CHARACTERS = 200
 INT64_MAX = 2**63 - 1
 
 _UNSAFE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
@@ -144,6 +157,7 @@ def _to_utc(value: datetime) -> datetime:
 
 
 Integer = Annotated[int | None, BeforeValidator(_to_integer)]
+Identifier = Annotated[str, StringConstraints(max_length=ID_MAX_CHARACTERS)]
 Reward = Annotated[float | None, BeforeValidator(_to_reward)]
 Timestamp = Annotated[
     datetime, BeforeValidator(_reject_boolean_timestamp), AfterValidator(_to_utc)
