@@ -159,3 +159,46 @@ def test_kills_leave_whole_jobs(tmp_path: Path, database_url: str) -> None:
     assert dump_archive(database_url, skip=("etl_runs",)) == dump_archive(reference)
     runs = dump_archive(database_url, skip=())["etl_runs"]
     assert all(run["status"] != "running" for run in runs)
+
+
+def recorded_loads(url: str) -> int:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            loads = connection.execute(select(schema.etl_runs.c.loaded)).scalars()
+            return max(loads, default=0)
+    finally:
+        engine.dispose()
+
+
+def test_killed_run_keeps_counts(tmp_path: Path, database_url: str) -> None:
+    folder = tmp_path / "corpus"
+    write_corpus(folder)
+    subprocess.run(
+        [sys.executable, "-m", "etl", "db", "upgrade", "--database-url", database_url],
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        sync_command(folder, database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen = 0
+    deadline = time.monotonic() + 120
+    while not seen and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        seen = recorded_loads(database_url)
+    process.kill()
+    process.wait()
+
+    final = subprocess.run(
+        sync_command(folder, database_url), capture_output=True, text=True, check=False
+    )
+
+    assert final.returncode == 0, final.stderr
+    assert seen >= 200
+    runs = dump_archive(database_url, skip=())["etl_runs"]
+    (killed,) = [run for run in runs if run["status"] == "failed"]
+    assert killed["loaded"] >= seen
+    assert killed["fetched"] >= killed["loaded"]

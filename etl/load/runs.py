@@ -20,6 +20,7 @@ __all__ = [
     "latest_runs",
     "mark_interrupted",
     "newest_running",
+    "record_counts",
     "start_run",
 ]
 
@@ -69,6 +70,16 @@ def start_run(
                 pid=os.getpid(),
                 **RunCounts().as_row(),
             )
+        )
+
+
+def record_counts(engine: Engine, run_id: str, counts: RunCounts) -> None:
+    """Store the counts of a run in progress, so a killed run keeps them."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(schema.etl_runs)
+            .where(schema.etl_runs.c.run_id == run_id)
+            .values(**counts.as_row())
         )
 
 
