@@ -104,9 +104,21 @@ class Settings(BaseSettings):
                 "ETL_DATABASE_URL is not a SQLAlchemy URL; use a form such as "
                 "sqlite:///synth_results.db or postgresql+psycopg://user@host/db"
             ) from exc
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
+        except ValueError:
+            # SQLAlchemy raises ValueError for a port that is not a number.
             raise ValueError(
-                f"ETL_DATABASE_URL names the {url.get_backend_name()!r} database; "
+                "ETL_DATABASE_URL has a port that is not a number; use a form "
+                "such as postgresql+psycopg://user@host:5432/db"
+            ) from None
+        backend = url.get_backend_name()
+        if backend == "postgres":
+            raise ValueError(
+                "ETL_DATABASE_URL starts with postgres://, which SQLAlchemy does "
+                "not accept; write postgresql+psycopg:// instead"
+            )
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"ETL_DATABASE_URL names the {backend!r} database; "
                 "only sqlite and postgresql are supported"
             )
         return value

@@ -142,11 +142,30 @@ def test_invalid_key_file(
     assert "SECRET" not in result.stderr + result.stdout
 
 
-def test_invalid_database_url() -> None:
-    result = run_etl("sync", "--from", "x.json", "--database-url", "mysql://h/db")
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://h/db", "only sqlite and postgresql are supported"),
+        ("postgres://u:pw-SECRET@h/db", "write postgresql+psycopg:// instead"),
+        ("postgresql+psycopg://u:pw-SECRET@h:x/db", "port that is not a number"),
+    ],
+)
+def test_invalid_database_url(url: str, message: str) -> None:
+    result = run_etl("sync", "--from", "x.json", "--database-url", url)
 
     assert result.exit_code == 2
-    assert "only sqlite and postgresql are supported" in result.stderr
+    assert message in result.stderr
+    assert "SECRET" not in result.stderr + result.stdout
+
+
+def test_from_path_not_a_file(sqlite_url: str, tmp_path: Path) -> None:
+    link = tmp_path / "zero.json"
+    link.symlink_to("/dev/zero")
+
+    result = run_etl("sync", "--from", str(link), "--database-url", sqlite_url)
+
+    assert result.exit_code == 1
+    assert f"'{link}' is neither a regular file nor a directory" in result.stderr
 
 
 def test_invalid_concurrency(sqlite_url: str) -> None:

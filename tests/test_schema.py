@@ -186,3 +186,14 @@ def test_read_commands_keep_empty_database(
         assert inspect(engine).get_table_names() == ["unrelated"]
     finally:
         engine.dispose()
+
+
+def test_archive_without_revision(database_url: str) -> None:
+    sync = sync_after_edit(database_url, "DELETE FROM alembic_version")
+    upgrade_result = run_etl("db", "upgrade", "--database-url", database_url)
+
+    for result in (sync, upgrade_result):
+        assert result.exit_code == 2
+        assert "has archive tables but no schema revision in an alembic_version" in (
+            result.stderr
+        )

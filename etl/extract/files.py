@@ -53,8 +53,13 @@ def check_source(root: Path) -> None:
     """Raise `SourceError` unless `root` is a results file or a directory."""
     if root.is_dir():
         return
-    if not root.is_file():
+    if not root.exists():
         raise SourceError(f"{str(root)!r} does not exist; check the --from path.")
+    if not root.is_file():
+        raise SourceError(
+            f"{str(root)!r} is neither a regular file nor a directory; point "
+            "--from at saved result files or a folder of them."
+        )
     if _kind(root) is None:
         raise SourceError(
             f"{str(root)!r} is not a results file; expected a name ending in "

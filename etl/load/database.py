@@ -203,8 +203,11 @@ def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str]:
     from alembic import command
 
     before = current_revision(engine)
-    if before is not None:
-        _require_known_revision(engine.url.render_as_string(hide_password=True), before)
+    url = engine.url.render_as_string(hide_password=True)
+    if before is None:
+        _require_no_archive_tables(engine, url)
+    else:
+        _require_known_revision(url, before)
     config = _alembic_config()
     try:
         with engine.begin() as connection:
@@ -279,15 +282,21 @@ def _require_known_revision(url: str, current: str) -> None:
 
 
 def _create_in_empty_database(engine: Engine, url: str) -> None:
+    _require_no_archive_tables(engine, url)
+    logger.info("Creating the archive schema in %s.", url)
+    _upgrade(engine, "head")
+
+
+def _require_no_archive_tables(engine: Engine, url: str) -> None:
+    """Raise if a database without a recorded revision has archive tables."""
     existing = set(inspect(engine).get_table_names())
     if existing & {"jobs", "raw_payloads"}:
         raise SchemaError(
-            f"{url} has archive tables but no alembic_version table, so its schema "
-            "revision is unknown. Point ETL_DATABASE_URL at an empty database or "
-            "one that etl created."
+            f"{url} has archive tables but no schema revision in an "
+            "alembic_version table, so etl cannot tell which migrations it has. "
+            "Point ETL_DATABASE_URL at an empty database or at one that etl "
+            "created."
         )
-    logger.info("Creating the archive schema in %s.", url)
-    _upgrade(engine, "head")
 
 
 def _scripts() -> list[Any]:
