@@ -134,7 +134,10 @@ class Settings(BaseSettings):
         if key:
             return _checked_key(key, "SYNTH_API_KEY")
         if self.api_key_file is not None:
-            origin = f"the file {str(self.api_key_file)!r} named by SYNTH_API_KEY_FILE"
+            origin = (
+                f"the file {str(self.api_key_file)!r} named by SYNTH_API_KEY_FILE "
+                "or --api-key-file"
+            )
             return _checked_key(_read_key_file(self.api_key_file), origin)
         raise ConfigurationError(
             "No Synth API key is set. Set SYNTH_API_KEY, or SYNTH_API_KEY_FILE "
@@ -144,20 +147,30 @@ class Settings(BaseSettings):
 
 def _read_key_file(path: Path) -> str:
     try:
-        key = path.read_text(encoding="utf-8").strip()
+        with path.open("rb") as handle:
+            content = handle.read(_KEY_FILE_MAX_BYTES + 1)
+        if len(content) > _KEY_FILE_MAX_BYTES:
+            raise ConfigurationError(
+                f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE or "
+                f"--api-key-file is larger than {_KEY_FILE_MAX_BYTES // 1024} KB; "
+                "it should contain only the key."
+            )
+        key = content.decode("utf-8").strip()
     except OSError as exc:
         raise ConfigurationError(
             f"Cannot read the API key file {str(path)!r} named by "
-            f"SYNTH_API_KEY_FILE: {exc.strerror}. Check the path and permissions."
+            f"SYNTH_API_KEY_FILE or --api-key-file: {exc.strerror}. Check the path "
+            "and permissions."
         ) from exc
     except UnicodeDecodeError:
         raise ConfigurationError(
-            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE is not "
-            "UTF-8 text. Save the key in it as plain text."
+            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE or "
+            "--api-key-file is not UTF-8 text. Save the key in it as plain text."
         ) from None
     if not key:
         raise ConfigurationError(
-            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE is empty."
+            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE or "
+            "--api-key-file is empty."
         )
     return key
 
@@ -212,6 +225,11 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "Invalid configuration: " + "; ".join(problems) + "."
 
 
+# A key file is read only up to this size, so that a wrong path such as
+# /dev/zero fails at once.
+_KEY_FILE_MAX_BYTES = 64 * 1024
+
+
 def _checked_key(key: str, origin: str) -> str:
     """Return the key if an HTTP header can carry it; the error never shows it."""
     for position, character in enumerate(key, start=1):
@@ -219,6 +237,10 @@ def _checked_key(key: str, origin: str) -> str:
             continue
         if character in "\r\n":
             kind = "a line break"
+        elif character == "\t":
+            kind = "a tab"
+        elif character == "\ufeff":
+            kind = "a byte order mark (save the file as UTF-8 without BOM)"
         elif character.isspace():
             kind = "a space"
         elif character.isascii():

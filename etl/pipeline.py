@@ -130,9 +130,6 @@ class RunResult:
 BATCH_MAX_JOBS = 200
 BATCH_MAX_BYTES = 16 * 1024 * 1024
 FLUSH_INTERVAL_SECONDS = 1.0
-# A run stores its counts after its first batch and then at most this often,
-# so a killed run keeps the counts of nearly all it wrote.
-COUNTS_INTERVAL_SECONDS = 1.0
 
 
 class _Run:
@@ -144,7 +141,6 @@ class _Run:
         self.counts = RunCounts()
         self._pending: list[RawPayload] = []
         self._pending_bytes = 0
-        self._counts_recorded_at: float | None = None
 
     def add(self, raw: RawPayload) -> None:
         """Queue a payload for the next batch; an unreadable one is rejected."""
@@ -194,16 +190,10 @@ class _Run:
                 self.counts.loaded += 1
             elif outcome is Outcome.UNCHANGED:
                 self.counts.unchanged += 1
-        self._record_counts()
-        return outcomes
-
-    def _record_counts(self) -> None:
-        now = time.monotonic()
-        recorded_at = self._counts_recorded_at
-        if recorded_at is not None and now - recorded_at < COUNTS_INTERVAL_SECONDS:
-            return
+        # Stored after every batch, so a killed run keeps the counts of all
+        # but the batch it was writing.
         record_counts(self.archive.engine, self.archive.run_id, self.counts)
-        self._counts_recorded_at = now
+        return outcomes
 
     def _normalize(self, raw: RawPayload) -> NormalizedJob | None:
         try:

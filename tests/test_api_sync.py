@@ -103,7 +103,9 @@ def test_rejected_key_stops_run(server: RunningStandin, database_url: str) -> No
     assert result.stderr.splitlines()[-1].startswith(
         "error: The Synth API rejected the API key with HTTP 401 at "
     )
-    assert "Check that SYNTH_API_KEY holds a valid key" in result.stderr
+    assert "Check that the key in SYNTH_API_KEY, or in the file named by" in (
+        result.stderr
+    )
     assert "sk_wrong" not in result.stderr + result.stdout
     assert read_table(database_url, "jobs") == []
     runs = read_table(database_url, "etl_runs")

@@ -116,6 +116,9 @@ def test_unsendable_api_key(sqlite_url: str, key: str, problem: str) -> None:
     [
         (b"sk_live_SECRETPART\nsecond line\n", "contains a line break at position 19"),
         (b"\xff\xfesk_live_SECRETPART", "is not UTF-8 text"),
+        (b"\xef\xbb\xbfsk_live_SECRETPART\n", "contains a byte order mark"),
+        (b"sk_live_SECRET\tPART\n", "contains a tab at position 15"),
+        (b"sk_live_SECRETPART" * 4000, "is larger than 64 KB"),
     ],
 )
 def test_invalid_key_file(
@@ -137,7 +140,9 @@ def test_invalid_key_file(
     )
 
     assert result.exit_code == 2
-    assert f"{key_file}' named by SYNTH_API_KEY_FILE" in result.stderr
+    assert f"{key_file}' named by SYNTH_API_KEY_FILE or --api-key-file" in (
+        result.stderr
+    )
     assert message in result.stderr
     assert "SECRET" not in result.stderr + result.stdout
 

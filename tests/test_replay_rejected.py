@@ -149,3 +149,22 @@ def test_read_commands_need_existing_file(tmp_path: Path) -> None:
             "first, or check ETL_DATABASE_URL (--database-url).\n"
         )
         assert not missing.exists()
+
+
+def test_rejected_from_deep_path(tmp_path: Path, database_url: str) -> None:
+    folder = tmp_path.joinpath(*(f"{n:02d}" + "d" * 248 for n in range(12)))
+    folder.mkdir(parents=True)
+    (folder / "bad.json").write_text('{"job_id": "bad", "history": "not a list"}')
+    (folder / "good.json").write_text('{"job_id": "good", "status": "completed"}')
+    source = str(tmp_path)
+
+    first = run_etl("sync", "--from", source, "--database-url", database_url)
+    second = run_etl("sync", "--from", source, "--database-url", database_url)
+
+    assert first.exit_code == 3, first.stderr
+    assert "2 fetched, 1 loaded, 0 unchanged, 1 rejected, 0 failed" in first.stdout
+    assert second.exit_code == 3, second.stderr
+    assert [row["job_id"] for row in read_table(database_url, "jobs")] == ["good"]
+    (rejected,) = read_table(database_url, "rejected_payloads")
+    assert rejected["source"] == str(folder / "bad.json")
+    assert len(rejected["source"]) > 3000

@@ -293,7 +293,8 @@ def _raise_for_status(reply: _Reply, job_id: str | None) -> None:
     if status in (401, 403):
         raise AuthenticationError(
             f"The Synth API rejected the API key with HTTP {status} at {reply.url}. "
-            "Check that SYNTH_API_KEY holds a valid key for this backend."
+            "Check that the key in SYNTH_API_KEY, or in the file named by "
+            "SYNTH_API_KEY_FILE or --api-key-file, is valid for this backend."
         )
     if status == 404 and job_id is not None:
         raise JobNotFoundError(

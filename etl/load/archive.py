@@ -234,12 +234,15 @@ class Archive:
         }
         with self.engine.begin() as connection:
             # The same body from the same source is kept once, under the run
-            # that rejected it last.
+            # that rejected it last (see REJECTED_SOURCE_KEY).
             insert_or_update(
                 connection,
                 schema.rejected_payloads,
                 row,
-                conflict_columns=["body_sha256", "source"],
+                conflict_columns=[
+                    schema.rejected_payloads.c.body_sha256,
+                    schema.REJECTED_SOURCE_KEY,
+                ],
                 update_columns=["run_id", "error", "error_path"],
             )
 

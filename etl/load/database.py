@@ -46,7 +46,7 @@ _MIGRATION_DIRS = (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "migratio
 # The newest migration revision. Runs compare it with the database's revision
 # and import alembic only when the two differ. A test keeps it equal to the
 # newest migration script.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def mask_url(url: str) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnClause,
     DateTime,
     Dialect,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    literal_column,
 )
 
 __all__ = [
@@ -225,7 +227,17 @@ rejected_payloads = Table(
     Column("body", LargeBinary, nullable=False),
     Column("body_sha256", String(64), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
-    Index(None, "body_sha256", "source", unique=True),
+)
+
+# The same body from the same source is kept once. The key takes the first
+# 500 characters of the source: PostgreSQL cannot index an entry over about
+# 2,700 bytes, and a path or URL can be longer.
+REJECTED_SOURCE_KEY: ColumnClause[Any] = literal_column("substr(source, 1, 500)")
+Index(
+    "ix_rejected_payloads_body_sha256_source_start",
+    rejected_payloads.c.body_sha256,
+    REJECTED_SOURCE_KEY,
+    unique=True,
 )
 
 etl_runs = Table(

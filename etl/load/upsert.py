@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table
 
 __all__ = ["insert_or_update"]
 
@@ -28,7 +28,7 @@ def insert_or_update(
     table: Table,
     row: Row,
     *,
-    conflict_columns: Sequence[str],
+    conflict_columns: Sequence[str | ColumnElement[Any]],
     update_columns: Sequence[str],
 ) -> None:
     """Insert a row, or update `update_columns` of the row it conflicts with."""
