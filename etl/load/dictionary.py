@@ -167,7 +167,8 @@ _RAW_PAYLOADS = Relation(
 )
 
 _REJECTED_PAYLOADS = Relation(
-    "Payloads that could not be normalized, one row per distinct body and source.",
+    "Payloads that could not be normalized, one row per distinct body and "
+    "source; sources that share their first 500 characters count as one.",
     {
         "id": "Row id.",
         "run_id": "Run that rejected the payload (etl_runs.run_id).",
