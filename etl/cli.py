@@ -319,7 +319,7 @@ def db_current(database_url: str | None) -> None:
     try:
         settings = load_settings(database_url=database_url)
         require_existing(settings.database_url)
-        engine = connect(settings.database_url)
+        engine = connect(settings.database_url, read_only=True)
         try:
             current = current_revision(engine)
         finally:
@@ -354,7 +354,7 @@ def _read_archive(database_url: str | None, read: Callable[[Engine], _Read]) -> 
     try:
         settings = load_settings(database_url=database_url)
         require_existing(settings.database_url)
-        engine = connect(settings.database_url)
+        engine = connect(settings.database_url, read_only=True)
         try:
             require_archive(engine)
             return read(engine)
@@ -480,7 +480,7 @@ def report(database_url: str | None, out: Path) -> None:
     try:
         settings = load_settings(database_url=database_url)
         require_existing(settings.database_url)
-        engine = connect(settings.database_url)
+        engine = connect(settings.database_url, read_only=True)
         try:
             summary = write_report(engine, out, mask_url(settings.database_url))
         finally:

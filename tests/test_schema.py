@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,26 @@ def test_upgrade_keys_rejected_by_source_start(database_url: str) -> None:
             connection.execute(insert(table), [rejected("s" * 500 + "t")])
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("runs",), ("rejected",), ("db", "rows"), ("db", "current"), ("report",)],
+)
+def test_read_commands_leave_sqlite_file(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    database = tmp_path / "other.db"
+    connection = sqlite3.connect(database)
+    connection.execute("CREATE TABLE unrelated (id INTEGER)")
+    connection.commit()
+    connection.close()
+    before = database.read_bytes()
+    url = f"sqlite:///{database}"
+    out = ("--out", str(tmp_path / "report.html")) if command == ("report",) else ()
+
+    result = run_etl(*command, "--database-url", url, *out)
+
+    assert result.exit_code == (0 if command == ("db", "current") else 2)
+    assert database.read_bytes() == before
+    assert not Path(f"{database}-wal").exists()

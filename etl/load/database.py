@@ -74,15 +74,19 @@ def require_existing(url: str) -> None:
         )
 
 
-def connect(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and real transactions."""
+def connect(url: str, *, read_only: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and real transactions.
+
+    With `read_only`, a SQLite file keeps its journal mode and transactions
+    take no write lock, so commands that only read leave the file as it was.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, read_only=read_only)
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -91,14 +95,15 @@ def _sqlite_engine(url: str) -> Engine:
         # commits DDL implicitly; turning it off lets SQLAlchemy's BEGIN rule.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
