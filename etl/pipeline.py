@@ -349,7 +349,11 @@ def _locked(engine: Engine, scope: str) -> Iterator[None]:
     try:
         interrupted = mark_interrupted(engine, scope)
         if interrupted:
-            logger.warning("Marked %d interrupted run(s) as failed.", interrupted)
+            logger.warning(
+                "Marked %d interrupted run(s) as failed: %s.",
+                len(interrupted),
+                ", ".join(interrupted),
+            )
         yield
     finally:
         lock.release()

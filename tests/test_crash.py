@@ -200,5 +200,8 @@ def test_killed_run_keeps_counts(tmp_path: Path, database_url: str) -> None:
     assert seen >= 200
     runs = dump_archive(database_url, skip=())["etl_runs"]
     (killed,) = [run for run in runs if run["status"] == "failed"]
+    assert f"Marked 1 interrupted run(s) as failed: {killed['run_id']}." in (
+        final.stderr
+    )
     assert killed["loaded"] >= seen
     assert killed["fetched"] >= killed["loaded"]

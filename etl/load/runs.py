@@ -114,8 +114,8 @@ def latest_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in result]
 
 
-def mark_interrupted(engine: Engine, scope: str) -> int:
-    """Mark runs still `running` that cannot be alive as failed; returns how many.
+def mark_interrupted(engine: Engine, scope: str) -> list[str]:
+    """Mark runs still `running` that cannot be alive as failed; returns their ids.
 
     Call only while holding the scope's run lock. Holding `all` excludes every
     other run, so every run still `running` then died; holding a shard's lock
@@ -125,11 +125,10 @@ def mark_interrupted(engine: Engine, scope: str) -> int:
     query = update(table).where(table.c.status == RunStatus.RUNNING.value)
     if scope != "all":
         query = query.where(table.c.scope == scope)
+    query = query.values(status=RunStatus.FAILED.value, error=INTERRUPTED_ERROR)
     with engine.begin() as connection:
-        result = connection.execute(
-            query.values(status=RunStatus.FAILED.value, error=INTERRUPTED_ERROR)
-        )
-    return max(result.rowcount, 0)
+        result = connection.execute(query.returning(table.c.run_id))
+        return sorted(result.scalars())
 
 
 def newest_running(engine: Engine, scopes: list[str] | None) -> dict[str, Any] | None:
