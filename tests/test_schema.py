@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -256,3 +257,32 @@ def test_read_commands_leave_sqlite_file(
     assert result.exit_code == (0 if command == ("db", "current") else 2)
     assert database.read_bytes() == before
     assert not Path(f"{database}-wal").exists()
+
+
+def open_at_barrier(path: str, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        engine = connect(f"sqlite:///{path}")
+        current_revision(engine)
+        engine.dispose()
+    except Exception as error:
+        errors.put(str(error))
+
+
+def test_new_sqlite_file_opened_together(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    for round_number in range(30):
+        path = str(tmp_path / f"new_{round_number}.db")
+        barrier = context.Barrier(8)
+        processes = [
+            context.Process(target=open_at_barrier, args=(path, barrier, errors))
+            for _ in range(8)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=60)
+
+        assert [process.exitcode for process in processes] == [0] * 8
+    assert errors.empty()

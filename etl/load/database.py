@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,7 +97,7 @@ def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not read_only:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -106,6 +107,38 @@ def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the SQLite file to WAL mode unless it is in WAL mode already.
+
+    Processes that open a new file at the same moment race to switch it, and
+    SQLite reports "database is locked" to a loser without waiting for the
+    busy timeout, so that error is retried.
+    """
+    (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+    if mode == "wal":
+        return
+    from tenacity import (
+        Retrying,
+        retry_if_exception,
+        stop_after_delay,
+        wait_random,
+    )
+
+    retrying = Retrying(
+        retry=retry_if_exception(_is_locked),
+        stop=stop_after_delay(30),
+        wait=wait_random(0.01, 0.1),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _is_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 def _alembic_config() -> Config:
