@@ -134,15 +134,17 @@ class Settings(BaseSettings):
         if key:
             return _checked_key(key, "SYNTH_API_KEY")
         if self.api_key_file is not None:
-            origin = (
-                f"the file {str(self.api_key_file)!r} named by SYNTH_API_KEY_FILE "
-                "or --api-key-file"
-            )
+            origin = f"the {_key_file_label(self.api_key_file)}"
             return _checked_key(_read_key_file(self.api_key_file), origin)
         raise ConfigurationError(
             "No Synth API key is set. Set SYNTH_API_KEY, or SYNTH_API_KEY_FILE "
             "to a file that contains the key, in the environment or in .env."
         )
+
+
+def _key_file_label(path: Path) -> str:
+    """Name the key file in messages, without an article."""
+    return f"API key file {str(path)!r} named by SYNTH_API_KEY_FILE or --api-key-file"
 
 
 def _read_key_file(path: Path) -> str:
@@ -151,27 +153,22 @@ def _read_key_file(path: Path) -> str:
             content = handle.read(_KEY_FILE_MAX_BYTES + 1)
         if len(content) > _KEY_FILE_MAX_BYTES:
             raise ConfigurationError(
-                f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE or "
-                f"--api-key-file is larger than {_KEY_FILE_MAX_BYTES // 1024} KB; "
-                "it should contain only the key."
+                f"The {_key_file_label(path)} is larger than "
+                f"{_KEY_FILE_MAX_BYTES // 1024} KB; it should contain only the key."
             )
         key = content.decode("utf-8").strip()
     except OSError as exc:
         raise ConfigurationError(
-            f"Cannot read the API key file {str(path)!r} named by "
-            f"SYNTH_API_KEY_FILE or --api-key-file: {exc.strerror}. Check the path "
+            f"Cannot read the {_key_file_label(path)}: {exc.strerror}. Check the path "
             "and permissions."
         ) from exc
     except UnicodeDecodeError:
         raise ConfigurationError(
-            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE or "
-            "--api-key-file is not UTF-8 text. Save the key in it as plain text."
+            f"The {_key_file_label(path)} is not UTF-8 text. Save the key "
+            "in it as plain text."
         ) from None
     if not key:
-        raise ConfigurationError(
-            f"The API key file {str(path)!r} named by SYNTH_API_KEY_FILE or "
-            "--api-key-file is empty."
-        )
+        raise ConfigurationError(f"The {_key_file_label(path)} is empty.")
     return key
 
 

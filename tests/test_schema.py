@@ -219,17 +219,17 @@ def test_upgrade_keys_rejected_by_source_start(database_url: str) -> None:
             "received_at": datetime(2026, 12, 4, tzinfo=UTC),
         }
 
-    kept = "s" * 600
+    long_source = "s" * 600
     table = schema.rejected_payloads
     engine = connect(database_url)
     try:
         upgrade(engine, "0003")
         with engine.begin() as connection:
-            connection.execute(insert(table), [rejected(kept)])
+            connection.execute(insert(table), [rejected(long_source)])
         upgrade(engine)
         with engine.begin() as connection:
             sources = connection.execute(select(table.c.source)).scalars()
-            assert list(sources) == [kept]
+            assert list(sources) == [long_source]
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(insert(table), [rejected("s" * 500 + "t")])
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.errors import ConfigurationError, SchemaError, SourceError
@@ -58,7 +58,7 @@ def mask_url(url: str) -> str:
         return "<unparsable database URL>"
 
 
-def require_existing(url: str) -> None:
+def require_existing(url: str | URL) -> None:
     """Raise `ConfigurationError` if a SQLite URL names a file that is missing.
 
     Commands that only read the archive call this, so a mistyped path fails
@@ -270,16 +270,10 @@ def require_archive(engine: Engine) -> None:
     Read-only commands call this instead of `ensure_schema`, so that a
     mistyped URL fails instead of getting an empty schema.
     """
-    url = engine.url
-    masked_url = url.render_as_string(hide_password=True)
     # Connecting would create a missing SQLite file, so check first.
-    sqlite_file = url.database if url.get_backend_name() == "sqlite" else None
-    if sqlite_file not in (None, "", ":memory:") and not Path(sqlite_file).is_file():
-        raise ConfigurationError(
-            f"The SQLite database {sqlite_file} does not exist. "
-            "Check --database-url or ETL_DATABASE_URL."
-        )
+    require_existing(engine.url)
     if current_revision(engine) is None:
+        masked_url = engine.url.render_as_string(hide_password=True)
         raise SchemaError(
             f"{masked_url} contains no archive. Check --database-url, or archive "
             "jobs into it first with `etl sync`."
